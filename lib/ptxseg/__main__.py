@@ -1,0 +1,7 @@
+"""``python -m ptxseg``: the same command line as the ``ptxseg`` console script."""
+
+import sys
+
+from ptxseg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: sets up .venv from the lock file, checks style, runs the whole suite.
+# Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow" -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"
