@@ -24,11 +24,15 @@ class MaskFindings:
 
 
 def patient_right_is_image_left(patient_orientation: object = None) -> bool:
-    """Whether the patient's right lies on the image's left, from DICOM PatientOrientation (0020,0020).
+    r"""Whether the patient's right lies on the image's left, from DICOM PatientOrientation (0020,0020).
 
     The first value names the patient direction of increasing column index: 'L' (the radiographic convention
     for PA and AP views, and the assumption when the tag is absent) puts the patient's right on the image's
-    left; 'R' means the image is displayed mirrored.
+    left; 'R' means the image is displayed mirrored. Accepts a list, a pydicom MultiValue or the raw string.
+
+    Example:
+        >>> patient_right_is_image_left(["R", "F"]), patient_right_is_image_left("L\\F")
+        (False, True)
     """
     if isinstance(patient_orientation, str):  # the raw DICOM form, values separated by a backslash
         patient_orientation = patient_orientation.split("\\")

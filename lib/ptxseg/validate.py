@@ -5,16 +5,20 @@ Sums, not averages, so DDP ranks can add their shards exactly before the ratios 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .checkpoint import load_model
+from .data import CachedFittedDataset, LabelledImage
 from .metrics import PooledCounts, per_image_dice
 from .transforms import normalize
 
-__all__ = ["ValidationResult", "validate", "probability_batches"]
+__all__ = ["ValidationResult", "validate", "probability_batches", "evaluate_checkpoint"]
 
 
 @dataclass
@@ -69,3 +73,13 @@ def validate(model: torch.nn.Module, dataset: Dataset, device, threshold: float,
         for probability, label in zip(probabilities, labels, strict=True):
             result.add(probability > threshold, label)
     return result
+
+
+def evaluate_checkpoint(
+    checkpoint: Path, items: Sequence[LabelledImage], device: str = "cpu", threshold: float = 0.5, batch_size: int = 8
+) -> dict:
+    """Metrics of a saved model on labelled images, judged exactly as training judges its epochs (eval mode,
+    model grid, same threshold), so a served champion and a fine-tuned challenger compare fairly."""
+    model, metadata = load_model(checkpoint, device=device)
+    dataset = CachedFittedDataset(items, metadata.image_size)
+    return validate(model, dataset, device, threshold, batch_size).as_dict()

@@ -1,0 +1,136 @@
+"""``ptxseg serve``: start the MONAI Label server with the ptxseg app (on the built-in demo when no studies given).
+
+The server runs as a child process group (``python -m monailabel.main start_server``); stopping ``ptxseg serve``
+stops the server and any training or scoring it started, so no trainer is left orphaned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["register", "run", "server_command", "server_environment", "default_app_dir"]
+
+ASGI_APP = "ptxseg_asgi:app"
+# MONAI Label features that reach the network or start work behind the user's back: off unless asked for.
+QUIET_SETTINGS = {
+    "MONAI_LABEL_TRACKING_ENABLED": "false",
+    "MONAI_LABEL_AUTO_UPDATE_SCORING": "false",
+    "MONAI_LABEL_SESSIONS": "false",
+    "MONAI_LABEL_AUTH_ENABLE": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` command to the ``ptxseg`` parser."""
+    parser = commands.add_parser(
+        "serve",
+        help="run the MONAI Label server with the pneumothorax app",
+        description="Serve the ptxseg MONAI Label app to 3D Slicer. Without --studies, a demo studies folder of "
+        "synthetic chest X-rays is created once in your user data folder and served.",
+    )
+    parser.add_argument("--studies", help="studies folder (DICOM/PNG/NRRD/NIfTI); default: the built-in demo")
+    parser.add_argument("--app", help="MONAI Label app folder (default: this checkout's monailabel_app)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument(
+        "--conf", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"), help="app setting (repeatable)"
+    )
+    parser.set_defaults(run=run)
+
+
+def default_app_dir() -> Path:
+    """The ``monailabel_app`` folder of the checkout this package was installed from."""
+    candidate = Path(__file__).resolve().parents[2] / "monailabel_app"
+    if not (candidate / "main.py").is_file():
+        raise ValueError(f"no MONAI Label app found at {candidate}; pass --app <path to monailabel_app>")
+    return candidate
+
+
+def server_environment(app_dir: Path, conf: dict[str, str], port: int) -> dict[str, str]:
+    """The server's environment: the app importable, network-reaching extras off, conf for the subprocesses."""
+    environment = {**os.environ, **QUIET_SETTINGS}
+    environment["PYTHONPATH"] = os.pathsep.join(p for p in (str(app_dir), os.environ.get("PYTHONPATH", "")) if p)
+    environment["MONAI_LABEL_APP_CONF"] = json.dumps(conf)
+    environment["MONAI_LABEL_SERVER_PORT"] = str(port)
+    # pydantic-settings would otherwise read a stray ./.env into MONAI Label's settings.
+    environment.pop("MONAI_LABEL_CORS_ORIGINS", None)
+    return environment
+
+
+def server_command(app_dir: Path, studies: Path, host: str, port: int, conf: dict[str, str]) -> list[str]:
+    """The ``monailabel start_server`` command line (run with this Python, not the bash wrapper)."""
+    command = [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(app_dir)]
+    command += ["--studies", str(studies), "--host", host, "--port", str(port), "--uvicorn_app", ASGI_APP]
+    for key, value in conf.items():
+        command += ["--conf", key, value]
+    return command
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the server, print how to reach it, and stop it (with its children) on Ctrl-C or SIGTERM."""
+    from ptxseg.demo import default_demo_dir, make_demo_studies
+
+    app_dir = Path(args.app).resolve() if args.app else default_app_dir()
+    if args.studies:
+        studies = Path(args.studies).resolve()
+        if not studies.is_dir():
+            raise ValueError(f"studies folder {studies} does not exist")
+    else:
+        studies = make_demo_studies(default_demo_dir())
+        print(f"demo studies (synthetic chest X-rays): {studies}")
+    conf = dict(args.conf)
+    if not _is_loopback(args.host):
+        print(
+            f"WARNING: binding to {args.host} exposes patient images to the network; "
+            "set PTXSEG_TOKEN (or PTXSEG_TOKEN_FILE) to require a bearer token",
+            file=sys.stderr,
+        )
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    print(f"ptxseg server: {url}   (model info: {url}/info/   API docs: {url}/docs)")
+    print(f"3D Slicer: open the PneumothoraxAnnotator module (or MONAI Label) and connect to {url}")
+    process = subprocess.Popen(
+        server_command(app_dir, studies, args.host, args.port, conf),
+        env=server_environment(app_dir, conf, args.port),
+        start_new_session=True,
+    )
+
+    def stop(signum=None, frame=None):
+        _stop_group(process)
+        sys.exit(128 + signum if signum else 0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        _stop_group(process)
+        return 130
+
+
+def _stop_group(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:
+    """Stop the server and everything it started (training and scoring run as its children)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

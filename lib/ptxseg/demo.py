@@ -1,0 +1,67 @@
+"""The built-in demo: a MONAI Label studies folder of synthetic chest X-rays, made once per user.
+
+DICOM studies are named by dotted UIDs as SIIM-ACR's are (the classic way MONAI Label mistakes a UID's tail for
+a file extension), PNG studies by name; half carry a pneumothorax. A third of the studies come labelled in
+``labels/final`` so that fine-tuning works from the first minute.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .io import image_id, read_cxr, write_label
+from .phantom import make_dataset
+from .writers import quantize, write_dicom, write_png
+
+__all__ = ["DEMO_UID_ROOT", "default_demo_dir", "make_demo_studies"]
+
+# Under the UUID-derived OID arc (2.25), so the demo never collides with a real institution's UIDs.
+DEMO_UID_ROOT = "2.25.31415926535897932384626433832795"
+_FIELD_OF_VIEW_MM = 350.0
+_MARKER = ".ptxseg-demo"
+
+
+def default_demo_dir() -> Path:
+    """Where the demo lives: ``$PTXSEG_DATA_DIR``, else ``$XDG_DATA_HOME/ptxseg``, else ``~/.local/share/ptxseg``."""
+    if os.environ.get("PTXSEG_DATA_DIR"):
+        return Path(os.environ["PTXSEG_DATA_DIR"]) / "demo-studies"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "ptxseg" / "demo-studies"
+
+
+def make_demo_studies(folder: str | os.PathLike, n: int = 16, size: int = 512, seed: int = 0) -> Path:
+    """Create the demo studies folder once (an existing complete demo is reused as it is).
+
+    Args:
+        folder: the studies folder to create.
+        n: number of studies (half DICOM, half PNG; half with a pneumothorax).
+        size: rows and columns of each radiograph.
+        seed: phantom seed.
+
+    Example:
+        >>> make_demo_studies("/tmp/demo", n=4, size=256)  # doctest: +SKIP
+    """
+    folder = Path(folder)
+    if (folder / _MARKER).is_file():
+        return folder
+    labels = folder / "labels" / "final"
+    labels.mkdir(parents=True, exist_ok=True)
+    spacing = _FIELD_OF_VIEW_MM / size
+    for index, phantom in enumerate(make_dataset(n, size=size, seed=seed, positive_fraction=0.5)):
+        if index % 2 == 0:
+            path = write_dicom(
+                quantize(phantom.image, bits=12),
+                folder / f"{DEMO_UID_ROOT}.{index + 1}.dcm",
+                (spacing, spacing),
+                bits_stored=12,
+                sop_instance_uid=f"{DEMO_UID_ROOT}.{index + 1}",
+                patient_number=index + 1,
+            )
+        else:
+            path = write_png(quantize(phantom.image), folder / f"demo-chest-{index + 1:03d}.png")
+        if index % 3 == 0:
+            image = read_cxr(path)
+            write_label(phantom.mask, like=image, path=labels / f"{image_id(path)}.nrrd")
+    (folder / _MARKER).write_text("ptxseg demo studies: synthetic chest X-rays, no patient data\n")
+    return folder

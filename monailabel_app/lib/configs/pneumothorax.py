@@ -1,0 +1,209 @@
+"""The pneumothorax task's configuration: the one place that reads MONAI Label ``--conf`` strings.
+
+Each key is parsed once into a typed attribute; unknown keys and bad values stop the server at start with a
+message listing what is valid. The served model (a ``ptxseg`` Predictor) is built here once, lazily, shared by
+the inference task, the scoring method and the trainer, and reloaded when fine-tuning replaces the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from ptxseg.backends import BACKEND_KINDS, resolve_device
+from ptxseg.checkpoint import CheckpointMetadata, load_model, save_checkpoint
+from ptxseg.model import SUPPORTED_ENCODERS, build_model, describe_weights
+from ptxseg.model_store import ModelRecord, ModelStore
+from ptxseg.postprocess import ThresholdPostprocess
+from ptxseg.predict import Predictor
+
+LOGGER = logging.getLogger(__name__)
+
+# Keys MONAI Label itself reads from conf; accepted and left to it.
+FRAMEWORK_KEYS = frozenset({"server_mode"})
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _parse_optional_path(value: str) -> str | None:
+    return value or None
+
+
+# Field annotations are strings (postponed evaluation): one parser per annotation used below.
+CONF_PARSERS = {"int": int, "float": float, "bool": _parse_bool, "str": str, "str | None": _parse_optional_path}
+
+
+@dataclass(frozen=True)
+class PneumothoraxSettings:
+    """Typed app settings; every field is a ``--conf KEY VALUE`` key (see the README table).
+
+    ``batch_size`` 0 means: 32 on GPU (the paper), 4 on CPU. ``model_dir`` empty means ``<app>/model``.
+    """
+
+    encoder_weights: str | None = None
+    model: str | None = None
+    model_dir: str | None = None
+    encoder: str = "efficientnet-b4"
+    image_size: int = 512
+    threshold: float = 0.5
+    min_area: int = 0
+    triage_threshold: float = 0.5
+    device: str = "auto"
+    backend: str = "auto"
+    batch_size: int = 0
+    epochs: int = 50
+    learning_rate: float = 1e-4
+    patience: int = 10
+    val_fraction: float = 0.2
+    amp: bool = True
+    mc_samples: int = 0
+    scoring_batch_size: int = 8
+    max_upload_mb: int = 64
+
+    def __post_init__(self):
+        if self.encoder not in SUPPORTED_ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(SUPPORTED_ENCODERS)}, got {self.encoder!r}")
+        if self.image_size < 32 or self.image_size % 32:
+            raise ValueError(f"image_size must be a multiple of 32 and >= 32, got {self.image_size}")
+        for name in ("threshold", "triage_threshold"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must lie strictly between 0 and 1, got {getattr(self, name)}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {self.val_fraction}")
+        for name in ("min_area", "batch_size", "mc_samples"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("epochs", "patience", "scoring_batch_size", "max_upload_mb"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.backend not in BACKEND_KINDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKEND_KINDS)}, got {self.backend!r}")
+        resolve_device(self.device)
+        for name in ("encoder_weights", "model"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ValueError(f"conf {name}: file {path} does not exist (a local file; nothing is downloaded)")
+
+    @classmethod
+    def from_conf(cls, conf: dict[str, str]) -> PneumothoraxSettings:
+        """Parse MONAI Label's string conf; unknown keys are an error (a typo must not silently use a default)."""
+        known = {item.name: item for item in fields(cls)}
+        unknown = sorted(set(conf) - set(known) - FRAMEWORK_KEYS)
+        if unknown:
+            raise ValueError(f"unknown conf key(s) {unknown}; valid keys: {sorted(known)}")
+        values = {}
+        for name, value in conf.items():
+            if name in FRAMEWORK_KEYS:
+                continue
+            try:
+                values[name] = CONF_PARSERS[known[name].type](value)
+            except ValueError as error:
+                raise ValueError(f"conf {name}={value!r}: {error}") from error
+        return cls(**values)
+
+    def training_batch_size(self, device: str) -> int:
+        """The configured batch, or the default for the device: 32 on GPU (the paper), 4 on CPU."""
+        if self.batch_size:
+            return self.batch_size
+        return 32 if device.startswith("cuda") else 4
+
+
+class ServedModel:
+    """The served checkpoint and its warm Predictor, reloaded when the checkpoint file changes.
+
+    The first start writes an untrained model (random or ImageNet encoder) so that fine-tuning always starts
+    from "the current model", and ``/info`` says plainly that it is untrained. A served file that does not load
+    (corrupt, foreign, unsafe) is moved aside; the previous good model, else an untrained one, is served instead,
+    and ``problem`` says why.
+    """
+
+    def __init__(self, settings: PneumothoraxSettings, model_dir: Path):
+        self.settings = settings
+        self.store = ModelStore(model_dir)
+        self.problem: str | None = None
+        self._lock = threading.Lock()
+        self._predictor: Predictor | None = None
+        self._loaded_stamp: tuple | None = None
+        self._ensure_loadable_model()
+
+    def _ensure_loadable_model(self) -> None:
+        if not self.store.has_model():
+            self._install_initial()
+            return
+        problem = _load_problem(self.store.served_path)
+        if problem is None:
+            return
+        rejected = self.store.reject_served()
+        self.problem = f"the served model could not be loaded ({problem}); it was moved to {rejected.name}"
+        if self.store.previous_path.is_file() and _load_problem(self.store.previous_path) is None:
+            _, metadata = load_model(self.store.previous_path)
+            self.store.install(self.store.previous_path, trained=bool(metadata.metrics), source="restored previous")
+            self.problem += "; serving the previous model"
+        else:
+            self._install_initial()
+            self.problem += "; serving an untrained model"
+        LOGGER.error(self.problem)
+
+    def _install_initial(self) -> None:
+        if self.settings.model:
+            problem = _load_problem(Path(self.settings.model))
+            if problem is not None:
+                raise ValueError(f"conf model={self.settings.model} cannot be served: {problem}")
+            self.store.install(self.settings.model, trained=True, source=f"conf model={self.settings.model}")
+            return
+        model = build_model(self.settings.encoder, encoder_weights=self.settings.encoder_weights)
+        metadata = CheckpointMetadata(encoder=self.settings.encoder, image_size=self.settings.image_size)
+        self.store.directory.mkdir(parents=True, exist_ok=True)
+        staging = save_checkpoint(self.store.directory / ".initial.safetensors", model, metadata)
+        self.store.install(staging, trained=False, weights=describe_weights(model), source="initial (untrained)")
+        staging.unlink()
+
+    @property
+    def record(self) -> ModelRecord:
+        """The served model's record (version, trained, validation Dice...)."""
+        return self.store.read_record()
+
+    def predictor(self) -> Predictor:
+        """The warm predictor for the current checkpoint (reloaded after a promotion, else reused)."""
+        with self._lock:
+            stat = self.store.served_path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if self._predictor is None or stamp != self._loaded_stamp:
+                self._predictor = Predictor.from_checkpoint(
+                    self.store.served_path,
+                    device=self.settings.device,
+                    backend=self.settings.backend,
+                    postprocess=ThresholdPostprocess(self.settings.threshold, self.settings.min_area),
+                    triage_threshold=self.settings.triage_threshold,
+                )
+                self._loaded_stamp = stamp
+            return self._predictor
+
+    def device(self) -> str:
+        """The device inference runs on."""
+        return resolve_device(self.settings.device)
+
+
+def _load_problem(path: Path) -> str | None:
+    """Why a checkpoint cannot be served, or None when it loads (safe loading: no pickled code runs)."""
+    try:
+        load_model(path)
+    except (ValueError, OSError, RuntimeError) as error:
+        return str(error)
+    return None
+
+
+def model_dir_for(app_dir: str, settings: PneumothoraxSettings) -> Path:
+    """Where the served model lives: conf ``model_dir`` or ``<app>/model``."""
+    return Path(settings.model_dir) if settings.model_dir else Path(app_dir) / "model"

@@ -1,0 +1,65 @@
+"""The ``pneumothorax`` inference task: a thin adapter from a MONAI Label request to ``ptxseg.Predictor``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+from fastapi import HTTPException
+from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
+
+from lib.configs.pneumothorax import ServedModel
+from ptxseg.io import read_cxr, write_label
+
+LABELS = {"pneumothorax": 1}
+
+
+class PneumothoraxInfer(InferTask):
+    """Segment pneumothorax on one chest X-ray; the label comes back on exactly the image's grid (NRRD)."""
+
+    def __init__(self, served: ServedModel):
+        super().__init__(
+            type=InferType.SEGMENTATION,
+            labels=LABELS,
+            dimension=2,
+            description="Pneumothorax on chest X-ray (EfficientNet-B4 U-Net)",
+        )
+        self.served = served
+
+    def is_valid(self) -> bool:
+        """Always servable: an untrained model is served too, and /info says so."""
+        return True
+
+    def __call__(self, request: dict) -> tuple[str, dict]:
+        """Run the library's data path on the request's image; returns (temporary label file, result JSON)."""
+        started = time.perf_counter()
+        path = request["image"]
+        name = os.path.basename(path)
+        try:
+            image = read_cxr(path)
+        except ValueError as error:
+            raise HTTPException(422, f"cannot read image {name}: {str(error).replace(path, name)}") from error
+        read_done = time.perf_counter()
+        predictor = self.served.predictor()
+        prediction = predictor.predict(image)
+        handle, label_path = tempfile.mkstemp(prefix="ptxseg-", suffix=".nrrd")
+        os.close(handle)
+        write_label(prediction.mask, like=image, path=label_path)
+        record = self.served.record
+        result = prediction.summary()
+        result["latencies_ms"] = {
+            "read": round(1000 * (read_done - started), 1),
+            **result["latencies_ms"],
+            "total": round(1000 * (time.perf_counter() - started), 1),
+        }
+        result.update(
+            label_names=LABELS,
+            postprocess=predictor.postprocess.to_dict(),
+            triage_threshold=predictor.triage_threshold,
+            model_version=record.version,
+            model_trained=record.trained,
+            backend=predictor.backend.name,
+            warnings=image.warnings,
+        )
+        return label_path, result

@@ -1,0 +1,1 @@
+"""ptxseg MONAI Label app: training tasks."""

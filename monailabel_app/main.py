@@ -1,0 +1,102 @@
+"""ptxseg's MONAI Label app: pneumothorax segmentation on chest X-rays for 3D Slicer.
+
+Thin wiring: the conf is parsed once by ``lib.configs.pneumothorax``; every task is an adapter over ``ptxseg``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lib.activelearning.pneumothorax import PneumothoraxScoring, triage_strategy, uncertainty_strategy
+from lib.configs.pneumothorax import PneumothoraxSettings, ServedModel, model_dir_for
+from lib.datastore import PtxsegDatastore
+from lib.infers.pneumothorax import PneumothoraxInfer
+from lib.trainers.pneumothorax import PneumothoraxTrainer
+from monailabel.interfaces.app import MONAILabelApp
+from monailabel.tasks.activelearning.first import First
+from monailabel.tasks.activelearning.random import Random
+
+import ptxseg
+
+LOGGER = logging.getLogger(__name__)
+TASK = "pneumothorax"
+SCORING = "pneumothorax_scores"
+
+
+class PtxsegApp(MONAILabelApp):
+    """Inference, fine-tuning, active learning and triage for one task: ``pneumothorax``."""
+
+    def __init__(self, app_dir: str, studies: str, conf: dict):
+        # The init_* hooks run inside MONAILabelApp.__init__, so everything they use is built first.
+        self.settings = PneumothoraxSettings.from_conf(conf)
+        self.served = ServedModel(self.settings, model_dir_for(app_dir, self.settings))
+        record = self.served.record
+        if not record.trained:
+            LOGGER.warning(
+                "serving an UNTRAINED model (encoder weights: %s): predictions mean nothing until it is fine-tuned "
+                "or a trained checkpoint is given with --conf model PATH",
+                record.weights,
+            )
+        super().__init__(
+            app_dir=app_dir,
+            studies=studies,
+            conf=conf,
+            name="ptxseg: pneumothorax on chest X-rays",
+            description="EfficientNet-B4 U-Net pneumothorax segmentation, fine-tuning and triage",
+            version=ptxseg.__version__,
+            labels={TASK: 1},
+        )
+
+    def init_datastore(self) -> PtxsegDatastore:
+        """A local studies folder (PACS-exported DICOM, PNG, NRRD, NIfTI) with validated labels."""
+        return PtxsegDatastore(self.studies, max_upload_bytes=self.settings.max_upload_mb * 2**20)
+
+    def init_infers(self) -> dict:
+        """The one inference task."""
+        return {TASK: PneumothoraxInfer(self.served)}
+
+    def init_trainers(self) -> dict:
+        """The one fine-tuning task."""
+        return {TASK: PneumothoraxTrainer(self.served, self.settings)}
+
+    def init_strategies(self) -> dict:
+        """How the next study to label is chosen."""
+        batch = self.settings.scoring_batch_size
+        return {
+            "uncertainty": uncertainty_strategy(self.served, batch),
+            "triage": triage_strategy(self.served, batch),
+            "random": Random(),
+            "first": First(),
+        }
+
+    def init_scoring_methods(self) -> dict:
+        """Scores behind the uncertainty and triage strategies and the Slicer worklist."""
+        return {SCORING: PneumothoraxScoring(self.served, self.settings.scoring_batch_size)}
+
+    def infer(self, request: dict, datastore=None) -> dict:
+        """Only ids of readable studies are inferred: never a server path (the stock app reads any file)."""
+        request = {**request, "image": str(self.datastore().image_path(request.get("image", "")))}
+        return super().infer(request, datastore)
+
+    def info(self) -> dict:
+        """MONAI Label's info plus the truth about the served model (cheap: reads one small JSON file)."""
+        info = super().info()
+        record = self.served.record
+        info["ptxseg"] = {
+            "model": {
+                "trained": record.trained,
+                "version": record.version,
+                "weights": record.weights if not record.trained else "trained",
+                "validation_dice": record.validation_dice,
+                "training_images": record.training_images,
+                "source": record.source,
+                "updated": record.updated,
+                "last_training": record.history[-1] if record.history else None,
+            },
+            "problem": self.served.problem,
+            "device": self.served.device(),
+            "image_size": self.settings.image_size,
+            "triage_threshold": self.settings.triage_threshold,
+            "ptxseg_version": ptxseg.__version__,
+        }
+        return info
