@@ -305,6 +305,7 @@ def test_metadata_holds_no_identifying_attributes(tmp_path):
         "bits_stored",
         "transfer_syntax",
         "view_position",
+        "patient_orientation",
         "modality",
         "original_dtype",
         "windowing",
@@ -548,3 +549,10 @@ def test_read_label_round_trips_and_checks_the_grid(tmp_path):
     sitk.WriteImage(sitk.GetImageFromArray(mask.T.astype(np.uint8)), str(transposed))
     with pytest.raises(ValueError, match="shape"):
         read_label(transposed, like=image)
+
+
+def test_patient_orientation_is_kept_for_the_side_of_a_finding(tmp_path):
+    mirrored = read_cxr(write_dicom(tmp_path / "m.dcm", marker_array(), PatientOrientation=["R", "F"]))
+    assert mirrored.metadata["patient_orientation"] == ["R", "F"]
+    plain = read_cxr(write_dicom(tmp_path / "p.dcm", marker_array()))
+    assert plain.metadata["patient_orientation"] == []

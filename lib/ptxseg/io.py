@@ -260,6 +260,7 @@ def _read_dicom(path: Path) -> CXRImage:
         "bits_stored": int(dataset.get("BitsStored") or 0),
         "transfer_syntax": f"{syntax} ({syntax.name})" if syntax else "unknown",
         "view_position": str(dataset.get("ViewPosition", "")),
+        "patient_orientation": [str(value) for value in (dataset.get("PatientOrientation") or [])],
         "modality": str(dataset.get("Modality", "")),
         "original_dtype": str(stored.dtype),
         "windowing": windowing,
