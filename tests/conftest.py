@@ -14,3 +14,23 @@ def siim_sample() -> Path:
     if not (SIIM_SAMPLE_DIR / "train-rle.csv").is_file():
         pytest.skip(f"SIIM sample not found at {SIIM_SAMPLE_DIR} (it lies in ../shared on developer machines and CI)")
     return SIIM_SAMPLE_DIR
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, siim_sample):
+    """One real ptxseg MONAI Label server for the session: phantoms, the 7 SIIM DICOMs and a corrupt file.
+
+    Tests sharing it must not assume the model version they start with: later tests fine-tune it.
+    """
+    from server_harness import make_test_studies, running_server
+
+    root = tmp_path_factory.mktemp("app-server")
+    studies = make_test_studies(root / "studies", siim_sample)
+    with running_server(studies, root / "model") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ptxseg_server(app_server) -> str:
+    """The shared server's base URL (for the Slicer plugin's live tests)."""
+    return app_server.url

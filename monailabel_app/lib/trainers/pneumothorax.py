@@ -40,6 +40,21 @@ TRAIN_OPTIONS = {
 ERROR_PREFIX = "ptxseg_error: "
 
 
+def _decide(champion_trained: bool, outcome: dict, has_challenger: bool) -> tuple[bool, str]:
+    """Champion/challenger: promote a challenger whose validation Dice is not worse than the champion's.
+
+    An untrained champion (random or ImageNet-only weights) is always replaced: its Dice means nothing (an
+    all-empty guess scores 1.0 on images without pneumothorax under the SIIM rule).
+    """
+    if not has_challenger:
+        return False, "training produced no checkpoint"
+    if not champion_trained:
+        return True, "the served model was untrained"
+    if outcome["challenger_dice"] >= outcome["champion_dice"]:
+        return True, "validation Dice not worse than the served model's"
+    return False, "validation Dice worse than the served model's: kept the served model"
+
+
 class PneumothoraxTrainer(TrainTask):
     """Fine-tune from the served model with the paper's recipe (``ptxseg.train``), then promote or keep."""
 
@@ -136,9 +151,7 @@ class PneumothoraxTrainer(TrainTask):
                 "epochs": result.epochs_run,
                 "stopped_early": result.stopped_early,
             }
-            outcome["promoted"] = (
-                result.checkpoint is not None and outcome["challenger_dice"] >= outcome["champion_dice"]
-            )
+            outcome["promoted"], outcome["reason"] = _decide(champion.trained, outcome, result.checkpoint is not None)
             if outcome["promoted"]:
                 record = self.served.store.install(
                     result.checkpoint,
