@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
 from ptxseg.demo import make_demo_studies
 
 # Small and fast: 128 px phantoms through a b0 U-Net at 128 px on CPU.

@@ -9,6 +9,12 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.pixel_data_handlers.util import convert_color_space
+from pydicom.uid import JPEG2000Lossless, JPEGLosslessSV1
+
+import ptxseg.io
 from io_fixtures import (
     BRIGHT_CORNER,
     DARK_CORNER,
@@ -20,12 +26,6 @@ from io_fixtures import (
     write_itk,
     write_pillow,
 )
-from PIL import Image
-from pydicom.dataset import Dataset
-from pydicom.pixel_data_handlers.util import convert_color_space
-from pydicom.uid import JPEG2000Lossless, JPEGLosslessSV1
-
-import ptxseg.io
 from ptxseg.image import CXRReadError
 from ptxseg.io import SUPPORTED_SUFFIXES, image_id, read_cxr, read_label, write_label
 

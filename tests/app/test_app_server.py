@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
 from ptxseg.demo import DEMO_UID_ROOT
 from ptxseg.io import read_cxr, write_label
 from server_harness import training_result
