@@ -18,6 +18,8 @@ import torch
 from torch.utils.data import Dataset
 
 from .io import read_cxr, read_label
+from .ptx498 import read_mask
+from .siim import RleMask
 from .transforms import fit_mask, fit_to_square
 
 __all__ = ["LabelledImage", "FittedSample", "fit_labelled_image", "CachedFittedDataset", "split_by_id"]
@@ -25,20 +27,29 @@ __all__ = ["LabelledImage", "FittedSample", "fit_labelled_image", "CachedFittedD
 
 @dataclass(frozen=True)
 class LabelledImage:
-    """An image file and its ground truth: a mask array on the image's grid, or a label file to read."""
+    """An image file and its ground truth: a mask array on the image's grid, a mask or label file, or SIIM RLE."""
 
     image_id: str
     image_path: Path
-    mask: np.ndarray | Path | None = None
+    mask: np.ndarray | Path | RleMask | None = None
 
     def load_mask(self, shape: tuple[int, int]) -> np.ndarray:
         """The boolean ground truth on the image grid; no mask means no pneumothorax."""
         if self.mask is None:
             return np.zeros(shape, bool)
-        mask = read_label(self.mask) if isinstance(self.mask, (str, Path)) else np.asarray(self.mask)
+        if isinstance(self.mask, RleMask):
+            return self.mask.decode(shape)
+        mask = _read_mask_file(Path(self.mask)) if isinstance(self.mask, (str, Path)) else np.asarray(self.mask)
         if tuple(mask.shape) != tuple(shape):
             raise ValueError(f"{self.image_id}: mask shape {mask.shape} does not match the image's shape {shape}")
         return mask.astype(bool)
+
+
+def _read_mask_file(path: Path) -> np.ndarray:
+    """Mask pictures (PNG/JPEG/BMP: 0/255, palette or RGB) by colour; label volumes (NRRD/NIfTI) by value."""
+    if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"):
+        return read_mask(path)
+    return read_label(path) != 0
 
 
 @dataclass(frozen=True)

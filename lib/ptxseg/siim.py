@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["EMPTY_RLE", "load_siim_masks", "read_siim_rle_csv", "rle_decode", "rle_encode"]
+__all__ = [
+    "RleMask","EMPTY_RLE", "load_siim_masks", "read_siim_rle_csv", "rle_decode", "rle_encode"]
 
 EMPTY_RLE = "-1"
 _ID_COLUMN = "ImageId"
@@ -156,3 +158,22 @@ def load_siim_masks(csv_path: str | os.PathLike, height: int = 1024, width: int 
                 raise ValueError(f"{csv_path}: image {image_id}: {exc}") from exc
         masks[image_id] = mask
     return masks
+
+
+@dataclass(frozen=True)
+class RleMask:
+    """An image's SIIM RLE rows, decoded only when needed (12,000 decoded 1024x1024 masks would fill the RAM).
+
+    Example:
+        >>> RleMask(("1 2",)).decode((2, 2)).tolist()
+        [[False, False], [True, False]]
+    """
+
+    rles: tuple[str, ...]
+
+    def decode(self, shape: tuple[int, int]) -> np.ndarray:
+        """The union of the rows' masks on a (rows, columns) grid."""
+        mask = np.zeros(shape, dtype=bool)
+        for rle in self.rles:
+            mask |= rle_decode(rle, *shape)
+        return mask
