@@ -22,7 +22,15 @@ from .ptx498 import read_mask
 from .siim import RleMask
 from .transforms import fit_mask, fit_to_square
 
-__all__ = ["LabelledImage", "FittedSample", "fit_labelled_image", "CachedFittedDataset", "split_by_id"]
+__all__ = [
+    "LabelledImage",
+    "FittedSample",
+    "fit_labelled_image",
+    "CachedFittedDataset",
+    "split_by_id",
+    "split_by_ids",
+    "random_split",
+]
 
 
 @dataclass(frozen=True)
@@ -133,3 +141,35 @@ def split_by_id(items: Sequence[LabelledImage], val_fraction: float) -> tuple[li
 def _unit_hash(text: str) -> float:
     """A stable pseudo-random number in [0, 1) for a string."""
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def random_split(items: Sequence[LabelledImage], val_fraction: float, seed: int) -> tuple[list, list]:
+    """A seeded random (train, validation) split; both parts get at least one image.
+
+    Example:
+        >>> train, val = random_split(items, 0.1, seed=0)  # doctest: +SKIP
+    """
+    if len(items) < 2:
+        raise ValueError(f"need at least 2 labelled images to train and validate, have {len(items)}")
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
+    order = np.random.default_rng(seed).permutation(len(items))
+    count = min(len(items) - 1, max(1, round(val_fraction * len(items))))
+    chosen = set(order[:count].tolist())
+    return [x for i, x in enumerate(items) if i not in chosen], [x for i, x in enumerate(items) if i in chosen]
+
+
+def split_by_ids(items: Sequence[LabelledImage], id_file: Path) -> tuple[list, list]:
+    """Validation = the ids listed in a file (one per line, or the ``ImageId`` column of a CSV such as SIIM's
+    stage-1 test list); training = the rest. Listed ids missing from the data are an error."""
+    lines = [line.split(",")[0].strip() for line in Path(id_file).read_text().splitlines() if line.strip()]
+    wanted = {line for line in lines if line and line != "ImageId"}
+    known = {item.image_id for item in items}
+    missing = sorted(wanted - known)
+    if missing:
+        raise ValueError(f"{len(missing)} validation ids of {id_file} are not in the data (e.g. {missing[0]})")
+    val = [item for item in items if item.image_id in wanted]
+    train = [item for item in items if item.image_id not in wanted]
+    if not val or not train:
+        raise ValueError(f"{id_file} leaves {len(train)} training and {len(val)} validation images; need both")
+    return train, val

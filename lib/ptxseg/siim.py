@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = [
-    "RleMask","EMPTY_RLE", "load_siim_masks", "read_siim_rle_csv", "rle_decode", "rle_encode"]
+__all__ = ["RleMask", "EMPTY_RLE", "load_siim_masks", "read_siim_rle_csv", "rle_decode", "rle_encode"]
 
 EMPTY_RLE = "-1"
 _ID_COLUMN = "ImageId"
