@@ -49,6 +49,10 @@ class Server:
         """PUT to ``path``."""
         return requests.put(self.url + path, timeout=kwargs.pop("timeout", 120), **kwargs)
 
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        """DELETE ``path``."""
+        return requests.delete(self.url + path, timeout=kwargs.pop("timeout", 120), **kwargs)
+
     def log(self) -> str:
         """Everything the server printed so far."""
         return self.log_path.read_text(errors="replace")

@@ -37,6 +37,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-lr", type=float, default=1e-6)
     parser.add_argument("--patience", type=int, default=20, help="early stopping: epochs without improvement")
     parser.add_argument("--monitor", default="pooled_iou", choices=("pooled_iou", "pooled_dice", "per_image_dice"))
+    parser.add_argument("--threshold", type=float, default=0.5, help="probability threshold for validation masks")
+    parser.add_argument("--dice-weight", type=float, default=1.0, help="weight of the Dice term of the loss")
+    parser.add_argument("--bce-weight", type=float, default=1.0, help="weight of the BCE term of the loss")
     parser.add_argument("--encoder", default="efficientnet-b4")
     parser.add_argument("--encoder-weights", help="local ImageNet weights file for the encoder (no download)")
     parser.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
@@ -76,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
             min_learning_rate=args.min_lr,
             patience=args.patience,
             monitor=args.monitor,
+            threshold=args.threshold,
+            dice_weight=args.dice_weight,
+            bce_weight=args.bce_weight,
             augment=not args.no_augment,
             amp=not args.no_amp,
             device=args.device,

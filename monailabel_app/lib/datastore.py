@@ -77,6 +77,10 @@ class PtxsegDatastore(LocalDatastore):
         if changed:
             self._update_datastore_file()
 
+    def studies_folder(self) -> Path:
+        """The studies folder this datastore serves."""
+        return Path(self._datastore_path)
+
     def unreadable_reason(self, identifier: str) -> str | None:
         """Why a study cannot be read, or None."""
         obj = self._datastore.objects.get(identifier)

@@ -172,3 +172,24 @@ def test_training_runs_to_completion_and_promotes_over_an_untrained_model(app_se
         assert after["trained"] and after["validation_dice"] == pytest.approx(result["challenger_dice"])
         stats = app_server.get("/info/").json()["train_stats"]["pneumothorax"]
         assert stats["status"] == "done" and stats["ptxseg_result"]["promoted"]
+
+
+@pytest.mark.slow
+def test_training_in_two_ddp_processes_through_torchrun(app_server):
+    """MONAI Label's multi-GPU path, exercised on CPU: two gloo ranks of ``ptxseg train`` under torchrun."""
+    response = app_server.post("/train/pneumothorax", json={"max_epochs": 1, "processes": 2})
+    assert response.status_code == 200, response.text
+    status = app_server.wait_for_training()
+    assert status["status"] == "DONE", status
+    result = training_result(status)
+    assert result["processes"] == 2 and result["epochs"] == 1
+    assert result["challenger_dice"] is not None
+
+
+def test_unknown_training_options_fail_with_a_clear_status(app_server):
+    version = app_server.get("/info/").json()["ptxseg"]["model"]["version"]
+    assert app_server.post("/train/pneumothorax", json={"max_epochs": 1, "learning_rat": 0.1}).status_code == 200
+    status = app_server.wait_for_training()
+    assert status["status"] == "ERROR"
+    assert any("unknown training option 'learning_rat'" in line for line in status["details"]), status["details"]
+    assert app_server.get("/info/").json()["ptxseg"]["model"]["version"] == version

@@ -65,7 +65,6 @@ class PneumothoraxSettings:
     patience: int = 10
     val_fraction: float = 0.2
     amp: bool = True
-    mc_samples: int = 0
     scoring_batch_size: int = 8
     max_upload_mb: int = 64
 
@@ -79,7 +78,7 @@ class PneumothoraxSettings:
                 raise ValueError(f"{name} must lie strictly between 0 and 1, got {getattr(self, name)}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {self.val_fraction}")
-        for name in ("min_area", "batch_size", "mc_samples"):
+        for name in ("min_area", "batch_size"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("epochs", "patience", "scoring_batch_size", "max_upload_mb"):

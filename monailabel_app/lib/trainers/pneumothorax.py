@@ -19,14 +19,25 @@ from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.configs.pneumothorax import PneumothoraxSettings, ServedModel
 from ptxseg.data import LabelledImage, split_by_id
+from ptxseg.launch import run_distributed_training
 from ptxseg.train import TrainConfig, train
 from ptxseg.validate import evaluate_checkpoint
 
 LOGGER = logging.getLogger(__name__)
 STATS_NAME = "train_stats.json"
 RESULT_PREFIX = "ptxseg_result: "
+
+
 # Request keys MONAI Label or its Slicer plugin add on their own; accepted and ignored.
-FRAMEWORK_KEYS = frozenset({"model", "gpus", "multi_gpu", "local_rank", "client_id", "dataset", "device"})
+def _parse_flag(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return str(value).strip().lower() in ("1", "true", "yes", "on")
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+FRAMEWORK_KEYS = frozenset({"model", "gpus", "local_rank", "client_id", "dataset", "device"})
 OPTION_ALIASES = {"max_epochs": "epochs"}
 TRAIN_OPTIONS = {
     "epochs": int,
@@ -36,6 +47,8 @@ TRAIN_OPTIONS = {
     "val_fraction": float,
     "seed": int,
     "max_steps_per_epoch": int,
+    "processes": int,
+    "multi_gpu": _parse_flag,
 }
 ERROR_PREFIX = "ptxseg_error: "
 
@@ -53,6 +66,19 @@ def _decide(champion_trained: bool, outcome: dict, has_challenger: bool) -> tupl
     if outcome["challenger_dice"] >= outcome["champion_dice"]:
         return True, "validation Dice not worse than the served model's"
     return False, "validation Dice worse than the served model's: kept the served model"
+
+
+def _process_count(requested: int | None, multi_gpu: bool, device: str) -> int:
+    """DDP ranks for this run: as requested, else one per visible GPU when ``multi_gpu`` (MONAI Label's flag)."""
+    if requested is not None:
+        if requested < 1:
+            raise ValueError(f"processes must be >= 1, got {requested}")
+        return requested
+    if multi_gpu and device.startswith("cuda"):
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    return 1
 
 
 class PneumothoraxTrainer(TrainTask):
@@ -122,6 +148,7 @@ class PneumothoraxTrainer(TrainTask):
         champion_metrics = evaluate_checkpoint(
             self.served.store.served_path, val_items, device, self.settings.threshold
         )
+        processes = _process_count(options.pop("processes", None), options.pop("multi_gpu", False), device)
         config = TrainConfig(
             image_size=self.settings.image_size,
             amp=self.settings.amp,
@@ -133,15 +160,25 @@ class PneumothoraxTrainer(TrainTask):
         )
         self._write_stats({"status": "running", "epoch": 0, "total_epochs": config.epochs, "start_ts": started})
         with tempfile.TemporaryDirectory(dir=self.served.store.directory, prefix=".run-") as run_dir:
-            result = train(
-                train_items,
-                val_items,
-                config,
-                Path(run_dir),
-                init_checkpoint=self.served.store.served_path,
-                data_summary={"train": len(train_items), "validation": len(val_items), "source": "labels/final"},
-                on_epoch=lambda record: self._on_epoch(record, config, started),
-            )
+            if processes > 1:
+                result = run_distributed_training(
+                    config,
+                    [f"monailabel:{datastore.studies_folder()}"],
+                    [item.image_id for item in val_items],
+                    Path(run_dir),
+                    processes,
+                    init=self.served.store.served_path,
+                )
+            else:
+                result = train(
+                    train_items,
+                    val_items,
+                    config,
+                    Path(run_dir),
+                    init_checkpoint=self.served.store.served_path,
+                    data_summary={"train": len(train_items), "validation": len(val_items), "source": "labels/final"},
+                    on_epoch=lambda record: self._on_epoch(record, config, started),
+                )
             outcome = {
                 "champion_version": champion.version,
                 "champion_dice": champion_metrics["per_image_dice"],
@@ -150,6 +187,7 @@ class PneumothoraxTrainer(TrainTask):
                 "validation_images": len(val_items),
                 "epochs": result.epochs_run,
                 "stopped_early": result.stopped_early,
+                "processes": processes,
             }
             outcome["promoted"], outcome["reason"] = _decide(champion.trained, outcome, result.checkpoint is not None)
             if outcome["promoted"]:
@@ -179,7 +217,9 @@ class PneumothoraxTrainer(TrainTask):
         return outcome
 
     def _on_epoch(self, record: dict, config: TrainConfig, started: float) -> None:
-        LOGGER.info("epoch %d/%d: per-image Dice %.4f", record["epoch"], config.epochs, record["per_image_dice"])
+        LOGGER.info(
+            "Epoch: %d/%d -- validation per-image Dice %.4f", record["epoch"], config.epochs, record["per_image_dice"]
+        )
         self._write_stats(
             {
                 "status": "running",
