@@ -78,7 +78,7 @@ def command_modules() -> list[ModuleType]:
 
     Example:
         >>> [module.__name__ for module in command_modules()][:2]
-        ['ptxseg.cli_convert_siim', 'ptxseg.cli_phantoms']
+        ['ptxseg.cli_convert_siim', 'ptxseg.cli_evaluate']
     """
     names = sorted(info.name for info in pkgutil.iter_modules(ptxseg.__path__) if info.name.startswith(_COMMAND_PREFIX))
     return [importlib.import_module(f"ptxseg.{name}") for name in names]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 from .backends import InferenceBackend, select_backend
 from .checkpoint import load_model
@@ -97,7 +98,7 @@ class Predictor:
         """Probabilities (N, S, S) for a batch of fitted [0, 1] images (N, S, S) at the model grid."""
         batch = normalize(np.asarray(fitted, np.float32))[:, None]
         logits = self.backend(batch)[:, 0]
-        return 1.0 / (1.0 + np.exp(-logits.astype(np.float32)))
+        return expit(logits.astype(np.float32))
 
     def predict(self, image: CXRImage) -> Prediction:
         """Run the whole data path on one image."""
