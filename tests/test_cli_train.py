@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from ptxseg.checkpoint import load_checkpoint
 from ptxseg.cli import main
+from ptxseg.metrics import PooledCounts, per_image_dice
 from ptxseg.phantom_files import write_phantoms
 
 TINY = ["--image-size", "64", "--batch-size", "4", "--encoder", "efficientnet-b0", "--no-augment"]
@@ -50,6 +53,11 @@ def test_validation_ids_from_a_file(phantom_folder, tmp_path):
     )
     _, metadata = load_checkpoint(out / "best.safetensors")
     assert metadata.training_data["validation"] == 2 and metadata.training_data["train"] == 10
+    assert (out / "val_ids.txt").read_text() == "phantom-0001\nphantom-0002\n"
+    evaluation = tmp_path / "eval"
+    common = ["--model", str(out / "best.safetensors"), "--data", phantom_folder, "--backend", "torch"]
+    assert main(["evaluate", *common, "--ids", str(out / "val_ids.txt"), "--out", str(evaluation)]) == 0
+    assert json.loads((evaluation / "metrics.json").read_text())["n_images"] == 2
     ids.write_text("no-such-image\n")
     assert main(["train", "--data", phantom_folder, "--out", str(out), "--val-ids", str(ids), *TINY]) == 2
 
@@ -90,3 +98,28 @@ def test_the_recipe_learns_phantoms_from_scratch(trained_phantom_model):
     assert trained_phantom_model.empty_guess_dice == pytest.approx(0.5)
     assert held_out["per_image_dice"] - trained_phantom_model.empty_guess_dice >= 0.3
     assert held_out["pooled_dice"] >= 0.8
+
+
+def test_train_then_evaluate_on_the_real_siim_sample(siim_sample, tmp_path):
+    spec = f"siim:{siim_sample / 'dicom'},{siim_sample / 'train-rle.csv'}"
+    run, evaluation = tmp_path / "run", tmp_path / "eval"
+    arguments = ["--data", spec, "--out", str(run), "--epochs", "2", "--val-fraction", "0.3", "--lr", "1e-3", *TINY]
+    assert main(["train", *arguments]) == 0
+    _, metadata = load_checkpoint(run / "best.safetensors")
+    assert metadata.training_data["train"] + metadata.training_data["validation"] == 7
+    options = ["--backend", "torch", "--save-masks", "--batch-size", "1"]
+    assert (
+        main(["evaluate", "--model", str(run / "best.safetensors"), "--data", spec, "--out", str(evaluation), *options])
+        == 0
+    )
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    pooled, dice = PooledCounts(), []
+    for truth_path in sorted((siim_sample / "masks").glob("*.png")):
+        predicted = np.asarray(Image.open(evaluation / "masks" / truth_path.name)) > 0
+        truth = np.asarray(Image.open(truth_path)) > 0
+        assert predicted.shape == truth.shape == (1024, 1024)
+        pooled.add(predicted, truth)
+        dice.append(per_image_dice(predicted, truth))
+    assert metrics["n_images"] == 7
+    assert metrics["per_image_dice"] == pytest.approx(np.mean(dice))
+    assert metrics["pooled_dice"] == pytest.approx(pooled.dice) and metrics["pooled_iou"] == pytest.approx(pooled.iou)

@@ -24,6 +24,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--data", action="append", required=True, metavar="SPEC", help="labelled data spec (repeatable)"
     )
+    parser.add_argument(
+        "--ids", help="evaluate only the images listed in this file (e.g. a training run's val_ids.txt)"
+    )
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
     parser.add_argument(
         "--backend", default="auto", help="auto, torch, openvino or onnxruntime (default: auto = fastest available)"
@@ -83,6 +86,7 @@ def model_summary(path: str | Path, backend_name: str) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate (after tuning, with --tune), write the files and print the headline numbers."""
+    from ptxseg.data import select_ids
     from ptxseg.datasets import load_data_specs
     from ptxseg.evaluate import evaluate
     from ptxseg.evaluation_report import REPORT_NAME, write_evaluation
@@ -97,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if explicit:
         postprocess = ThresholdPostprocess(0.5 if args.threshold is None else args.threshold, args.min_area or 0)
     items = load_data_specs(args.data)
+    if args.ids:
+        items = select_ids(items, Path(args.ids))
     predictor = Predictor.from_checkpoint(args.model, args.device, args.backend, postprocess, args.triage_threshold)
     tuning = None
     if args.tune:

@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
             encoder_weights=args.encoder_weights,
         )
         out = Path(args.out)
-        log = TrainingLog(out) if distributed.rank() == 0 else None
+        log = None
+        if distributed.rank() == 0:
+            log = TrainingLog(out)
+            (out / "val_ids.txt").write_text("".join(f"{item.image_id}\n" for item in val_items))
         summary = {"specs": args.data, "train": len(train_items), "validation": len(val_items)}
         result = train(
             train_items,

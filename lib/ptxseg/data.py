@@ -29,6 +29,7 @@ __all__ = [
     "CachedFittedDataset",
     "split_by_id",
     "split_by_ids",
+    "select_ids",
     "random_split",
 ]
 
@@ -159,17 +160,22 @@ def random_split(items: Sequence[LabelledImage], val_fraction: float, seed: int)
     return [x for i, x in enumerate(items) if i not in chosen], [x for i, x in enumerate(items) if i in chosen]
 
 
-def split_by_ids(items: Sequence[LabelledImage], id_file: Path) -> tuple[list, list]:
-    """Validation = the ids listed in a file (one per line, or the ``ImageId`` column of a CSV such as SIIM's
-    stage-1 test list); training = the rest. Listed ids missing from the data are an error."""
+def select_ids(items: Sequence[LabelledImage], id_file: Path) -> list[LabelledImage]:
+    """The images whose ids a file lists (one per line, or the ``ImageId`` column of a CSV such as SIIM's
+    stage-1 test list), in data order. Listed ids missing from the data are an error."""
     lines = [line.split(",")[0].strip() for line in Path(id_file).read_text().splitlines() if line.strip()]
     wanted = {line for line in lines if line and line != "ImageId"}
-    known = {item.image_id for item in items}
-    missing = sorted(wanted - known)
+    missing = sorted(wanted - {item.image_id for item in items})
     if missing:
-        raise ValueError(f"{len(missing)} validation ids of {id_file} are not in the data (e.g. {missing[0]})")
-    val = [item for item in items if item.image_id in wanted]
-    train = [item for item in items if item.image_id not in wanted]
+        raise ValueError(f"{len(missing)} ids listed in {id_file} are not in the data (e.g. {missing[0]})")
+    return [item for item in items if item.image_id in wanted]
+
+
+def split_by_ids(items: Sequence[LabelledImage], id_file: Path) -> tuple[list, list]:
+    """Validation = the images an id file lists (see :func:`select_ids`); training = the rest."""
+    val = select_ids(items, id_file)
+    chosen = {item.image_id for item in val}
+    train = [item for item in items if item.image_id not in chosen]
     if not val or not train:
         raise ValueError(f"{id_file} leaves {len(train)} training and {len(val)} validation images; need both")
     return train, val
