@@ -36,7 +36,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, default=1e-4, help="initial learning rate (cosine decay)")
     parser.add_argument("--min-lr", type=float, default=1e-6)
     parser.add_argument("--patience", type=int, default=20, help="early stopping: epochs without improvement")
-    parser.add_argument("--monitor", default="pooled_iou", choices=("pooled_iou", "pooled_dice", "per_image_dice"))
+    # Not "--monitor": torchrun would read that as an abbreviation of its own --monitor-interval.
+    parser.add_argument(
+        "--monitor-metric",
+        default="pooled_iou",
+        choices=("pooled_iou", "pooled_dice", "per_image_dice"),
+        help="validation metric for early stopping and the best checkpoint (default: pooled_iou, as the paper)",
+    )
     parser.add_argument("--threshold", type=float, default=0.5, help="probability threshold for validation masks")
     parser.add_argument("--dice-weight", type=float, default=1.0, help="weight of the Dice term of the loss")
     parser.add_argument("--bce-weight", type=float, default=1.0, help="weight of the BCE term of the loss")
@@ -78,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             learning_rate=args.lr,
             min_learning_rate=args.min_lr,
             patience=args.patience,
-            monitor=args.monitor,
+            monitor=args.monitor_metric,
             threshold=args.threshold,
             dice_weight=args.dice_weight,
             bce_weight=args.bce_weight,

@@ -33,7 +33,7 @@ def train_command(
         "--lr": config.learning_rate,
         "--min-lr": config.min_learning_rate,
         "--patience": config.patience,
-        "--monitor": config.monitor,
+        "--monitor-metric": config.monitor,
         "--threshold": config.threshold,
         "--dice-weight": config.dice_weight,
         "--bce-weight": config.bce_weight,
