@@ -6,6 +6,7 @@ Thin wiring: the conf is parsed once by ``lib.configs.pneumothorax``; every task
 from __future__ import annotations
 
 import logging
+import random
 
 from lib.activelearning.pneumothorax import PneumothoraxScoring, triage_strategy, uncertainty_strategy
 from lib.configs.pneumothorax import PneumothoraxSettings, ServedModel, model_dir_for
@@ -21,6 +22,18 @@ import ptxseg
 LOGGER = logging.getLogger(__name__)
 TASK = "pneumothorax"
 SCORING = "pneumothorax_scores"
+
+
+class RandomStudy(Random):
+    """MONAI Label's Random, which weights a study by the seconds since it was last offered; when every study was
+    offered within the current second all weights are 0 and it fails. Then any unlabelled study is as good."""
+
+    def __call__(self, request, datastore):
+        try:
+            return super().__call__(request, datastore)
+        except ValueError:  # random.choices: "Total of weights must be greater than zero"
+            images = datastore.get_unlabeled_images(request.get("label_tag"), request.get("labels"))
+            return {"id": random.choice(images), "weight": 0}
 
 
 class PtxsegApp(MONAILabelApp):
@@ -65,7 +78,7 @@ class PtxsegApp(MONAILabelApp):
         return {
             "uncertainty": uncertainty_strategy(self.served, batch),
             "triage": triage_strategy(self.served, batch),
-            "random": Random(),
+            "random": RandomStudy(),
             "first": First(),
         }
 

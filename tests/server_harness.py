@@ -95,11 +95,18 @@ def make_test_studies(folder: Path, siim_sample: Path | None = None, n_phantoms:
 
 
 @contextmanager
-def running_server(studies: Path, model_dir: Path, conf: dict | None = None, env: dict | None = None):
-    """Run ``ptxseg serve`` until the block ends; fails with the server log if it does not come up."""
+def running_server(
+    studies: Path, model_dir: Path, conf: dict | None = None, env: dict | None = None, host: str | None = None
+):
+    """Run ``ptxseg serve`` until the block ends; fails with the server log if it does not come up.
+
+    ``host`` is passed as ``--host``; requests always go to 127.0.0.1.
+    """
     port = free_port()
     settings = {**TEST_CONF, "model_dir": str(model_dir), **(conf or {})}
     command = [sys.executable, "-m", "ptxseg", "serve", "--studies", str(studies), "--port", str(port)]
+    if host:
+        command += ["--host", host]
     for key, value in settings.items():
         command += ["--conf", key, value]
     log_path = model_dir.parent / f"server-{port}.log"
@@ -121,7 +128,10 @@ def running_server(studies: Path, model_dir: Path, conf: dict | None = None, env
 
 
 def _auth_headers(env: dict | None) -> dict:
-    token = (env or {}).get("PTXSEG_TOKEN")
+    env = env or {}
+    token = env.get("PTXSEG_TOKEN") or (
+        Path(env["PTXSEG_TOKEN_FILE"]).read_text().strip() if env.get("PTXSEG_TOKEN_FILE") else None
+    )
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 

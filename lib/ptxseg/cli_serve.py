@@ -7,23 +7,34 @@ stops the server and any training or scoring it started, so no trainer is left o
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import ipaddress
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["register", "run", "server_command", "server_environment", "default_app_dir"]
+__all__ = [
+    "MIN_TOKEN_LENGTH",
+    "check_app_conf",
+    "configured_token",
+    "default_app_dir",
+    "register",
+    "run",
+    "server_command",
+    "server_environment",
+]
 
 ASGI_APP = "ptxseg_asgi:app"
+MIN_TOKEN_LENGTH = 16
 # MONAI Label features that reach the network or start work behind the user's back: off unless asked for.
 QUIET_SETTINGS = {
     "MONAI_LABEL_TRACKING_ENABLED": "false",
     "MONAI_LABEL_AUTO_UPDATE_SCORING": "false",
     "MONAI_LABEL_SESSIONS": "false",
-    "MONAI_LABEL_AUTH_ENABLE": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
 }
@@ -55,9 +66,66 @@ def default_app_dir() -> Path:
     return candidate
 
 
+def configured_token(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The bearer token the server requires: ``PTXSEG_TOKEN``, else the content of the file ``PTXSEG_TOKEN_FILE``
+    names; None when neither is set (no token: keep the server on 127.0.0.1).
+
+    A named file that is unreadable or empty, or a token shorter than ``MIN_TOKEN_LENGTH``, is an error: the server
+    must never run open, or guessable, by mistake.
+
+    Example:
+        >>> configured_token({"PTXSEG_TOKEN": "correct-horse-battery-staple"})
+        'correct-horse-battery-staple'
+        >>> configured_token({}) is None
+        True
+    """
+    token = environ.get("PTXSEG_TOKEN")
+    token_file = environ.get("PTXSEG_TOKEN_FILE")
+    if not token and token_file:
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as error:
+            raise ValueError(f"PTXSEG_TOKEN_FILE={token_file} cannot be read: {error.strerror}") from error
+        if not token:
+            raise ValueError(f"PTXSEG_TOKEN_FILE={token_file} is empty: the server would run without a token")
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"the bearer token has {len(token)} characters; use at least {MIN_TOKEN_LENGTH}, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token or None
+
+
+def check_app_conf(app_dir: Path, conf: dict[str, str]) -> None:
+    """Parse ``conf`` with the app's own settings class before anything starts: a typo fails in seconds, in one line.
+
+    Apps without ptxseg's settings module (``lib/configs/pneumothorax.py``) are left to check their conf themselves.
+
+    Raises:
+        ValueError: an unknown key or a bad value, with the app's message listing what is valid.
+
+    Example:
+        >>> check_app_conf(default_app_dir(), {"epochs": "-1"})
+        Traceback (most recent call last):
+        ValueError: epochs must be >= 1, got -1
+    """
+    source = app_dir / "lib" / "configs" / "pneumothorax.py"
+    if not source.is_file():
+        return
+    # Loaded by path under a private name: the app's ``lib`` package must not shadow anything in this process.
+    spec = importlib.util.spec_from_file_location("_ptxseg_app_settings", source)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    module.PneumothoraxSettings.from_conf(conf)
+
+
 def server_environment(app_dir: Path, conf: dict[str, str], port: int) -> dict[str, str]:
     """The server's environment: the app importable, network-reaching extras off, conf for the subprocesses."""
     environment = {**os.environ, **QUIET_SETTINGS}
+    # MONAI Label's own Keycloak authentication stays off unless this environment turns it on (a stray ./.env
+    # cannot: environment variables win over it).
+    environment["MONAI_LABEL_AUTH_ENABLE"] = os.environ.get("MONAI_LABEL_AUTH_ENABLE", "false")
     environment["PYTHONPATH"] = os.pathsep.join(p for p in (str(app_dir), os.environ.get("PYTHONPATH", "")) if p)
     environment["MONAI_LABEL_APP_CONF"] = json.dumps(conf)
     environment["MONAI_LABEL_SERVER_PORT"] = str(port)
@@ -96,13 +164,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         studies = make_demo_studies(default_demo_dir())
         print(f"demo studies (synthetic chest X-rays): {studies}")
+    token = configured_token()
     conf = dict(args.conf)
+    check_app_conf(app_dir, conf)
     if not _is_loopback(args.host):
-        print(
-            f"WARNING: binding to {args.host} exposes patient images to the network; "
-            "set PTXSEG_TOKEN (or PTXSEG_TOKEN_FILE) to require a bearer token",
-            file=sys.stderr,
+        access = (
+            "every request needs the bearer token"
+            if token
+            else "NO TOKEN IS SET: anyone who reaches it can read and change data (set PTXSEG_TOKEN_FILE)"
         )
+        print(f"WARNING: binding to {args.host} exposes patient images to the network; {access}", file=sys.stderr)
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     print(f"ptxseg server: {url}   (model info: {url}/info/   API docs: {url}/docs)")
     print(f"3D Slicer: open the PneumothoraxAnnotator module (or MONAI Label) and connect to {url}")
@@ -112,16 +183,21 @@ def run(args: argparse.Namespace) -> int:
         start_new_session=True,
     )
 
-    def stop(signum=None, frame=None):
-        _stop_group(process)
-        sys.exit(128 + signum if signum else 0)
-
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, _raise_stop_requested)
     try:
         return process.wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _StopRequested) as interrupt:
         _stop_group(process)
-        return 130
+        return 128 + (interrupt.args[0] if isinstance(interrupt, _StopRequested) else signal.SIGINT)
+
+
+class _StopRequested(Exception):
+    """SIGTERM arrived. Raised in the main thread so that its ``process.wait()`` ends (releasing Popen's wait
+    lock) before the group is stopped: waiting inside the signal handler deadlocks on that lock."""
+
+
+def _raise_stop_requested(signum, frame):
+    raise _StopRequested(signum)
 
 
 def _stop_group(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:

@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,22 +21,40 @@ from fastapi import HTTPException
 from filelock import FileLock
 from monailabel.datastore.local import DataModel, LocalDatastore
 
-from ptxseg.io import SUPPORTED_SUFFIXES, image_id, read_cxr, read_label, write_label
+from ptxseg.io import SUPPORTED_SUFFIXES, read_cxr, read_label, write_label
+from ptxseg.io import image_id as id_of_file
 
 LOGGER = logging.getLogger(__name__)
 
 STUDY_PATTERNS = [f"*{suffix}" for suffix in SUPPORTED_SUFFIXES]
 LABEL_TAGS = ("final", "original")
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+SAFE_ID_RULE = "letters, digits, '.', '_' and '-' (at most 200, no '..')"
 UNREADABLE_KEY = "ptx_unreadable"
 CHECKED_KEY = "ptx_checked"
 
 
+def is_safe_id(candidate) -> bool:
+    """Whether an id cannot act as a path: letters, digits, '.', '_' and '-' only, no '..', at most 200 chars."""
+    return isinstance(candidate, str) and bool(SAFE_ID.match(candidate)) and ".." not in candidate
+
+
 def check_image_id(candidate: str) -> str:
-    """Refuse ids that could act as paths: letters, digits, '.', '_' and '-' only, no '..', at most 200 chars."""
-    if not isinstance(candidate, str) or not SAFE_ID.match(candidate) or ".." in candidate:
-        raise HTTPException(400, f"invalid image id {str(candidate)[:80]!r}: use letters, digits, '.', '_' and '-'")
+    """The id itself, or a 400 HTTP error when it could act as a path (see ``is_safe_id``)."""
+    if not is_safe_id(candidate):
+        raise HTTPException(400, f"invalid image id {str(candidate)[:80]!r}: use {SAFE_ID_RULE}")
     return candidate
+
+
+@contextmanager
+def _removed_when_refused(upload: str):
+    """Delete a refused upload's temporary copy: the stock endpoints delete it in a background task, which never
+    runs when the request fails, so every refused upload would stay in the temp folder."""
+    try:
+        yield
+    except Exception:
+        Path(upload).unlink(missing_ok=True)
+        raise
 
 
 class PtxsegDatastore(LocalDatastore):
@@ -54,7 +73,7 @@ class PtxsegDatastore(LocalDatastore):
 
     def _to_id(self, file: str) -> tuple[str, str]:
         # The stock version takes a UID's last component for an extension and replaces every occurrence of it.
-        stem = image_id(file)
+        stem = id_of_file(file)
         return stem, file[len(stem) :]
 
     def _flag_unreadable_images(self) -> None:
@@ -66,6 +85,8 @@ class PtxsegDatastore(LocalDatastore):
             if obj.image.info.get(CHECKED_KEY) == stamp:
                 continue
             try:
+                if not is_safe_id(identifier):
+                    raise ValueError(f"its file name is no safe image id: rename {path.name} to {SAFE_ID_RULE}")
                 read_cxr(path)
                 obj.image.info.pop(UNREADABLE_KEY, None)
             except ValueError as error:
@@ -90,15 +111,42 @@ class PtxsegDatastore(LocalDatastore):
         """Unlabelled studies that can be read (an unreadable one would only stall an annotator)."""
         return [i for i in super().get_unlabeled_images(label_tag, labels) if not self.unreadable_reason(i)]
 
-    def image_path(self, identifier: str) -> Path:
-        """The file of a known, readable study; 404/422 HTTP errors otherwise (ids are never used as paths)."""
+    def check_known(self, identifier: str) -> str:
+        """A safe id of a study in the folder; 400 for a hostile id, 404 for an unknown one."""
         check_image_id(identifier)
         if identifier not in self._datastore.objects:
             raise HTTPException(404, f"image {identifier!r} not found in the studies folder")
+        return identifier
+
+    def image_path(self, identifier: str) -> Path:
+        """The file of a known, readable study; 404/422 HTTP errors otherwise (ids are never used as paths)."""
+        self.check_known(identifier)
         reason = self.unreadable_reason(identifier)
         if reason:
             raise HTTPException(422, f"image {identifier!r} cannot be read: {reason}")
         return Path(self.get_image_uri(identifier))
+
+    def get_image_info(self, image_id: str) -> dict:
+        """A known study's info (the stock answer for an unknown id is an empty 200)."""
+        return super().get_image_info(self.check_known(image_id))
+
+    def remove_image(self, image_id: str) -> None:
+        """Delete a study and its labels; 400 for a hostile id, 404 for an unknown one."""
+        super().remove_image(self.check_known(image_id))
+
+    def get_label_info(self, label_id: str, label_tag: str) -> dict:
+        """A stored label's info; 404 when there is none (the stock answer is an empty 200)."""
+        return super().get_label_info(self._check_label(label_id, label_tag), label_tag)
+
+    def remove_label(self, label_id: str, label_tag: str) -> None:
+        """Delete a stored label; 404 when there is none (the stock call silently does nothing)."""
+        super().remove_label(self._check_label(label_id, label_tag), label_tag)
+
+    def _check_label(self, identifier: str, tag: str) -> str:
+        self.check_known(identifier)
+        if self._datastore.label(identifier, tag) is None:
+            raise HTTPException(404, f"image {identifier!r} has no label tagged {str(tag)[:40]!r}")
+        return identifier
 
     def save_label(self, image_id: str, label_filename: str, label_tag: str, label_info: dict) -> str:
         """Validate an uploaded label against its image, then store it atomically as ``<id>.nrrd``.
@@ -106,6 +154,11 @@ class PtxsegDatastore(LocalDatastore):
         The label must lie on the image's grid (shape, spacing, origin, direction) and hold only 0 and 1;
         otherwise a 4xx says what is wrong and nothing is written.
         """
+        with _removed_when_refused(label_filename):
+            image, values = self._validated_label(image_id, label_filename, label_tag)
+        return self._store_label(image_id, values.astype(bool), image, label_tag, label_info)
+
+    def _validated_label(self, image_id: str, label_filename: str, label_tag: str):
         if label_tag not in LABEL_TAGS:
             raise HTTPException(400, f"label tag must be one of {list(LABEL_TAGS)}, got {str(label_tag)[:40]!r}")
         image = read_cxr(self.image_path(image_id))
@@ -120,7 +173,7 @@ class PtxsegDatastore(LocalDatastore):
         if not np.isin(values, (0, 1)).all():
             found = np.unique(values)[:8].tolist()
             raise HTTPException(422, f"label for {image_id!r} must hold only 0 and 1 (pneumothorax), found {found}")
-        return self._store_label(image_id, values.astype(bool), image, label_tag, label_info)
+        return image, values
 
     def _store_label(self, identifier: str, mask: np.ndarray, image, tag: str, info: dict) -> str:
         folder = Path(self._datastore.label_path(tag))
@@ -138,21 +191,31 @@ class PtxsegDatastore(LocalDatastore):
         return identifier
 
     def add_image(self, image_id: str, image_filename: str, image_info: dict) -> str:
-        """Accept an uploaded study only with a safe id, a known suffix and readable pixels."""
+        """Accept an uploaded study only with a new safe id, a known suffix and readable pixels.
+
+        An existing study is never replaced: its labels lie on its grid and would silently stop matching.
+        """
+        with _removed_when_refused(image_filename):
+            suffix = self._validated_upload(image_id, image_filename)
+        with tempfile.TemporaryDirectory() as folder:
+            staged = Path(folder) / f"{image_id}{suffix}"
+            shutil.copyfile(image_filename, staged)
+            return super().add_image(image_id, str(staged), image_info)
+
+    def _validated_upload(self, image_id: str, image_filename: str) -> str:
         check_image_id(image_id)
+        if image_id in self._datastore.objects:
+            raise HTTPException(409, f"image {image_id!r} already exists; delete it first or upload under another id")
         size = os.path.getsize(image_filename)
         if size > self.max_upload_bytes:
             raise HTTPException(413, f"image upload of {size} bytes exceeds the limit of {self.max_upload_bytes}")
         name = Path(image_filename).name
-        suffix = name[len(image_id(name)) :]
-        if suffix.lower() not in SUPPORTED_SUFFIXES:
+        suffix = name[len(id_of_file(name)) :].lower()
+        if suffix not in SUPPORTED_SUFFIXES:
             raise HTTPException(415, f"unsupported image type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}")
         try:
             read_cxr(image_filename)
         except ValueError as error:
             reason = str(error).replace(image_filename, "the upload")
             raise HTTPException(422, f"image {image_id!r} rejected: {reason}") from error
-        with tempfile.TemporaryDirectory() as folder:
-            staged = Path(folder) / f"{image_id}{suffix.lower()}"
-            shutil.copyfile(image_filename, staged)
-            return super().add_image(image_id, str(staged), image_info)
+        return suffix

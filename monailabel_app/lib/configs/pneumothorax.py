@@ -186,12 +186,28 @@ class ServedModel:
                     postprocess=ThresholdPostprocess(self.settings.threshold, self.settings.min_area),
                     triage_threshold=self.settings.triage_threshold,
                 )
+                self._predictor.backend = OneCallAtATime(self._predictor.backend)
                 self._loaded_stamp = stamp
             return self._predictor
 
     def device(self) -> str:
         """The device inference runs on."""
         return resolve_device(self.settings.device)
+
+
+class OneCallAtATime:
+    """Let one thread at a time run the network. Inference runs in FastAPI's thread pool and active learning on
+    the event loop; a compiled CPU model is not safe to call from two threads at once (OpenVINO answers "Infer
+    Request is busy"), and one forward already uses every core, so waiting costs no throughput."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.name = backend.name
+        self._lock = threading.Lock()
+
+    def __call__(self, batch):
+        with self._lock:
+            return self.backend(batch)
 
 
 def _load_problem(path: Path) -> str | None:

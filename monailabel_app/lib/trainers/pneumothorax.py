@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import psutil
 from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.configs.pneumothorax import PneumothoraxSettings, ServedModel
@@ -101,11 +102,18 @@ class PneumothoraxTrainer(TrainTask):
         }
 
     def stats(self) -> dict:
-        """Progress of the running or last run, as MONAI Label's Slicer plugin reads it (cheap: one small file)."""
+        """Progress of the running or last run, as MONAI Label's Slicer plugin reads it (cheap: one small file).
+
+        A run whose process is gone (the server was killed mid-training) reads as failed, not as running forever.
+        """
         try:
-            return json.loads(self.stats_path.read_text())
+            stats = json.loads(self.stats_path.read_text())
         except (OSError, ValueError):
             return {}
+        if stats.get("status") == "running" and not psutil.pid_exists(stats.get("pid", -1)):
+            reason = "interrupted: the training process is gone (server stopped or killed); served model unchanged"
+            return {**stats, "status": "failed", "reason": reason}
+        return stats
 
     def options(self, request: dict) -> dict:
         """This run's options: the configured defaults overridden by the request; unknown keys are an error."""
@@ -133,8 +141,10 @@ class PneumothoraxTrainer(TrainTask):
         except Exception as error:
             reason = f"{type(error).__name__}: {error}"
             self._write_stats({"status": "failed", "reason": reason, "total_time": round(time.time() - started, 1)})
+            LOGGER.exception("training failed")
             print(ERROR_PREFIX + reason + " (the served model is unchanged)", flush=True)
-            raise
+            # GET /train/ shows the last 20 output lines: end on the reason, not on a traceback (logged above).
+            raise SystemExit(1) from error
 
     def _run(self, request: dict, datastore, started: float) -> dict:
         options = self.options(request)
@@ -234,5 +244,5 @@ class PneumothoraxTrainer(TrainTask):
     def _write_stats(self, stats: dict) -> None:
         handle, temporary = tempfile.mkstemp(prefix=".stats-", dir=self.stats_path.parent)
         with os.fdopen(handle, "w") as stream:
-            json.dump(stats, stream, default=str)
+            json.dump({**stats, "pid": os.getpid()}, stream, default=str)
         os.replace(temporary, self.stats_path)

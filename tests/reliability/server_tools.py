@@ -1,0 +1,153 @@
+"""What the attacks need beyond ``server_harness``: the server's processes, hard kills, results, files on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+from email import message_from_bytes
+from pathlib import Path
+
+import numpy as np
+import psutil
+import requests
+import SimpleITK as sitk
+
+from ptxseg.model_store import SERVED_NAME
+
+# The attacked server's upload limit (conf max_upload_mb): small, so that oversize attacks stay cheap.
+MAX_UPLOAD_MB = 1
+# A readable study in the attacked folder whose file name is no safe id (a space, as exports sometimes have).
+UNSAFE_NAME = "chest scan 7"
+
+__all__ = [
+    "MAX_UPLOAD_MB",
+    "UNSAFE_NAME",
+    "files_under",
+    "infer_all",
+    "kill_server_tree",
+    "label_grid",
+    "listening_addresses",
+    "read_mask",
+    "served_digest",
+    "server_tree",
+    "train_and_wait",
+    "tree_rss_bytes",
+    "wait_for_stats",
+]
+
+
+def server_tree(server) -> list[psutil.Process]:
+    """``ptxseg serve``, the MONAI Label server (its own process group) and everything they started."""
+    root = psutil.Process(server.process.pid)
+    return [root, *root.children(recursive=True)]
+
+
+def kill_server_tree(server) -> None:
+    """SIGKILL every process group of the server tree at once: a power cut, as far as the files can tell."""
+    groups = {os.getpgid(process.pid) for process in server_tree(server)}
+    for group in groups:
+        os.killpg(group, signal.SIGKILL)
+    server.process.wait(30)
+    deadline = time.monotonic() + 30
+    while any(_group_alive(group) for group in groups):
+        assert time.monotonic() < deadline, f"process groups {groups} survived SIGKILL"
+        time.sleep(0.1)
+
+
+def _group_alive(group: int) -> bool:
+    alive = [p for p in psutil.process_iter(["status"]) if _pgid(p) == group]
+    return any(p.info["status"] != psutil.STATUS_ZOMBIE for p in alive)
+
+
+def _pgid(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except ProcessLookupError:
+        return None
+
+
+def tree_rss_bytes(server) -> int:
+    """Resident memory of the whole server tree (a process that ends while being measured counts 0)."""
+    total = 0
+    for process in server_tree(server):
+        try:
+            total += process.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def listening_addresses(server) -> set[str]:
+    """The IP addresses the server's TCP sockets listen on."""
+    addresses = set()
+    for process in server_tree(server):
+        for connection in process.net_connections(kind="tcp"):
+            if connection.status == psutil.CONN_LISTEN:
+                addresses.add(connection.laddr.ip)
+    return addresses
+
+
+def infer_all(server, image_id: str, **kwargs) -> tuple[requests.Response, bytes | None, dict | None]:
+    """``POST /infer/pneumothorax?output=all``: the response, the label file's bytes and the result JSON."""
+    response = server.post(f"/infer/pneumothorax?image={image_id}&output=all", **kwargs)
+    if response.status_code != 200:
+        return response, None, None
+    header = b"Content-Type: " + response.headers["content-type"].encode() + b"\r\n\r\n"
+    parts = {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message_from_bytes(header + response.content).get_payload()
+    }
+    return response, parts["image"], json.loads(parts["params"])
+
+
+def label_grid(path: Path) -> tuple:
+    """Size, spacing, origin and direction of an image's in-plane grid as ITK (and 3D Slicer) read it."""
+    image = sitk.ReadImage(str(path))
+    dimension = image.GetDimension()
+    direction = np.array(image.GetDirection()).reshape(dimension, dimension)[:2, :2]
+    return (
+        image.GetSize()[:2],
+        np.round(image.GetSpacing()[:2], 6).tolist(),
+        np.round(image.GetOrigin()[:2], 6).tolist(),
+        np.round(direction, 6).tolist(),
+    )
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A stored or returned label as a 2-D array."""
+    return np.squeeze(sitk.GetArrayFromImage(sitk.ReadImage(str(path))))
+
+
+def served_digest(model_dir: Path) -> str:
+    """SHA-256 of the served checkpoint."""
+    return hashlib.sha256((model_dir / SERVED_NAME).read_bytes()).hexdigest()
+
+
+def files_under(folder: Path) -> set[Path]:
+    """Every file below ``folder`` (hidden ones included)."""
+    return {path for path in folder.rglob("*") if path.is_file()}
+
+
+def wait_for_stats(model_dir: Path, condition, timeout_s: float = 300) -> dict:
+    """Poll the trainer's ``train_stats.json`` until ``condition(stats)`` holds."""
+    path = model_dir / "train_stats.json"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            stats = json.loads(path.read_text())
+        except (OSError, ValueError):
+            stats = {}
+        if condition(stats):
+            return stats
+        time.sleep(0.2)
+    raise TimeoutError(f"train_stats.json never satisfied the condition; last: {stats}")
+
+
+def train_and_wait(server, options: dict, **kwargs) -> dict:
+    """Start a fine-tuning run and wait for its end; returns the final ``GET /train/`` record."""
+    response = server.post("/train/pneumothorax", json=options, **kwargs)
+    assert response.status_code == 200, response.text
+    return server.wait_for_training()

@@ -1,0 +1,295 @@
+"""Faults lose nothing: failing trainings, a SIGKILL mid-training and mid-write, corrupt and foreign model files.
+
+One studies folder and one model folder live through four server runs, each a module fixture that records what
+the tests then check:
+
+1. failing trainings (no labels, a diverging loss, out of memory); labels submitted; then the whole server tree
+   is SIGKILLed while it trains and while it writes a label;
+2. a restart on the same folders; then a SIGTERM;
+3. a restart after garbage was written over the served model (a good previous model exists);
+4. a restart after a foreign safetensors file was put in its place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import psutil
+import pytest
+import requests
+from hostile_files import write_foreign_safetensors
+from server_tools import (
+    kill_server_tree,
+    read_mask,
+    served_digest,
+    server_tree,
+    train_and_wait,
+    wait_for_stats,
+)
+
+from io_fixtures import write_pillow
+from ptxseg.checkpoint import CheckpointMetadata, save_checkpoint
+from ptxseg.demo import write_studies
+from ptxseg.io import read_cxr, write_label
+from ptxseg.model import build_model
+from ptxseg.model_store import PREVIOUS_NAME, SERVED_NAME, ModelStore
+from server_harness import running_server, stop_server
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+BIG = "big-study"  # 4096 x 4096: writing its label takes long enough to be cut by a kill
+BIG_SIDE = 4096
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """Unlabelled phantom studies plus one big study, and an empty model folder."""
+    root = tmp_path_factory.mktemp("fault-lab")
+    studies = write_studies(root / "studies", n=6, size=128, seed=5, label_every=0)
+    pixels = (np.random.default_rng(1).random((BIG_SIDE, BIG_SIDE)) * 255).astype(np.uint8)
+    write_pillow(root / "studies" / f"{BIG}.png", pixels)
+    return SimpleNamespace(root=root, studies=root / "studies", model_dir=root / "model", phantoms=studies)
+
+
+def _model_state(server) -> tuple[int, str]:
+    return server.get("/info/").json()["ptxseg"]["model"]["version"], served_digest(server.model_dir)
+
+
+def _upload_label(server, image_id: str, mask: np.ndarray, folder: Path):
+    image = read_cxr(next(server.studies.glob(f"{image_id}.*")))
+    path = write_label(mask, like=image, path=folder / f"{image_id}-{mask.sum()}.nrrd")
+    with open(path, "rb") as stream:
+        return server.put("/datastore/label", params={"image": image_id, "tag": "final"}, files={"label": stream})
+
+
+def _submit_labels(server, lab) -> dict[str, np.ndarray]:
+    masks = {study.image_id: study.phantom.mask.astype(np.uint8) for study in lab.phantoms[:4]}
+    masks[BIG] = (np.random.default_rng(2).random((BIG_SIDE, BIG_SIDE)) > 0.5).astype(np.uint8)
+    for image_id, mask in masks.items():
+        response = _upload_label(server, image_id, mask, lab.root)
+        assert response.status_code == 200, response.text
+    return masks
+
+
+def _trainer(server) -> psutil.Process:
+    return next(p for p in server_tree(server) if "monailabel.interfaces.utils.app" in " ".join(p.cmdline()))
+
+
+def _train_out_of_memory(server) -> dict:
+    """A real allocation failure: once training runs, the trainer's address space is capped at its current size."""
+    assert server.post("/train/pneumothorax", json={"max_epochs": 100}).status_code == 200
+    wait_for_stats(server.model_dir, lambda stats: stats.get("status") == "running" and stats.get("epoch", 0) >= 1)
+    trainer = _trainer(server)
+    size = trainer.memory_info().vms
+    trainer.rlimit(psutil.RLIMIT_AS, (size, size))
+    return server.wait_for_training()
+
+
+def _upload_until_killed(server, image_id: str, mask: np.ndarray, folder: Path) -> None:
+    try:
+        _upload_label(server, image_id, mask, folder)
+    except requests.ConnectionError:
+        pass  # the server was killed mid-request: the point of the exercise
+
+
+def _kill_while_training_and_writing_a_label(server, lab) -> list[str]:
+    """SIGKILL everything while training runs and the big study's new label is half written; returns the
+    temporary label files seen at that moment (none: the kill missed the write)."""
+    assert server.post("/train/pneumothorax", json={"max_epochs": 200}).status_code == 200
+    wait_for_stats(server.model_dir, lambda stats: stats.get("status") == "running" and stats.get("epoch", 0) >= 1)
+    new_mask = np.zeros((BIG_SIDE, BIG_SIDE), np.uint8)
+    new_mask[100:3000, 200:2500] = 1
+    new_mask[::7] = 0  # enough structure to keep the compressed write busy
+    writer = threading.Thread(target=_upload_until_killed, args=(server, BIG, new_mask, lab.root), daemon=True)
+    folders = lab.studies / "labels" / "final"
+    writer.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and writer.is_alive():
+        partial = [entry.name for entry in os.scandir(folders) if entry.name.startswith(f".{BIG}.")]
+        if partial:
+            kill_server_tree(server)
+            return partial
+    kill_server_tree(server)
+    return []
+
+
+@pytest.fixture(scope="module")
+def first_run(lab):
+    with running_server(lab.studies, lab.model_dir) as server:
+        record = {"no_labels": train_and_wait(server, {"max_epochs": 1}), "initial": _model_state(server)}
+        record["labels"] = _submit_labels(server, lab)
+        record["diverged"] = train_and_wait(server, {"max_epochs": 3, "learning_rate": 1e30})
+        record["diverged_stats"] = server.get("/info/").json()["train_stats"]["pneumothorax"]
+        record["out_of_memory"] = _train_out_of_memory(server)
+        record["out_of_memory_stats"] = server.get("/info/").json()["train_stats"]["pneumothorax"]
+        record["before_kill"] = _model_state(server)
+        record["partial_label_files"] = _kill_while_training_and_writing_a_label(server, lab)
+    return record
+
+
+def _stored_label(server, image_id: str, folder: Path) -> np.ndarray:
+    response = server.get("/datastore/label", params={"label": image_id, "tag": "final"})
+    assert response.status_code == 200, response.text
+    path = folder / f"stored-{image_id}.nrrd"
+    path.write_bytes(response.content)
+    return read_mask(path)
+
+
+@pytest.fixture(scope="module")
+def second_run(lab, first_run):
+    with running_server(lab.studies, lab.model_dir) as server:
+        record = {
+            "state": _model_state(server),
+            "labels": {image_id: _stored_label(server, image_id, lab.root) for image_id in first_run["labels"]},
+            "train_stats": server.get("/info/").json()["train_stats"]["pneumothorax"],
+            "infer": server.post("/infer/pneumothorax", params={"image": BIG, "output": "json"}).status_code,
+        }
+        tree = server_tree(server)
+        started = time.monotonic()
+        stop_server(server)
+        record["stop_seconds"] = time.monotonic() - started
+        record["survivors"] = [process.pid for process in tree if _alive(process)]
+    return record
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _restart_record(lab) -> dict:
+    with running_server(lab.studies, lab.model_dir) as server:
+        return {
+            "problem": server.get("/info/").json()["ptxseg"]["problem"],
+            "digest": served_digest(lab.model_dir),
+            "infer": server.post("/infer/pneumothorax", params={"image": BIG, "output": "json"}).status_code,
+            "log": server.log(),
+        }
+
+
+@pytest.fixture(scope="module")
+def corrupt_run(lab, second_run):
+    """A promotion as fine-tuning makes one (so a good previous model exists), then garbage over the served file."""
+    newer = save_checkpoint(
+        lab.root / "newer.safetensors",
+        build_model("efficientnet-b0"),
+        CheckpointMetadata(encoder="efficientnet-b0", image_size=128),
+    )
+    ModelStore(lab.model_dir).install(newer, trained=True, source="a promotion")
+    previous = _digest(lab.model_dir / PREVIOUS_NAME)
+    (lab.model_dir / SERVED_NAME).write_bytes(b"\x00garbage" * 4096)
+    return {"previous": previous, **_restart_record(lab)}
+
+
+@pytest.fixture(scope="module")
+def foreign_run(lab, corrupt_run):
+    previous = _digest(lab.model_dir / PREVIOUS_NAME)
+    write_foreign_safetensors(lab.model_dir / SERVED_NAME)
+    return {"previous": previous, **_restart_record(lab)}
+
+
+def _assert_failed_clearly(status: dict, stats: dict | None, words: str) -> None:
+    assert status["status"] == "ERROR", status
+    assert status["details"][-1].startswith("ptxseg_error: ") and words in status["details"][-1], status["details"]
+    if stats is not None:
+        assert stats["status"] == "failed" and words in stats["reason"], stats
+
+
+def test_training_without_labels_fails_with_a_clear_status(first_run):
+    _assert_failed_clearly(first_run["no_labels"], None, "need at least 2 labelled images")
+
+
+def test_a_diverging_training_fails_clearly_and_keeps_the_served_model(first_run):
+    _assert_failed_clearly(first_run["diverged"], first_run["diverged_stats"], "training loss became")
+    assert first_run["before_kill"] == first_run["initial"]
+
+
+def test_training_out_of_memory_fails_clearly_and_keeps_the_served_model(first_run):
+    _assert_failed_clearly(first_run["out_of_memory"], first_run["out_of_memory_stats"], "allocate memory")
+    assert first_run["before_kill"] == first_run["initial"]
+
+
+def test_every_submitted_label_survives_a_kill_during_training(first_run, second_run):
+    for image_id, mask in first_run["labels"].items():
+        assert np.array_equal(second_run["labels"][image_id], mask), image_id
+
+
+def test_a_label_write_cut_by_the_kill_leaves_the_old_label(first_run, second_run):
+    assert first_run["partial_label_files"], "the kill missed the label write: nothing was tested"
+    assert np.array_equal(second_run["labels"][BIG], first_run["labels"][BIG])
+
+
+def test_the_served_model_survives_a_kill_during_training(first_run, second_run):
+    assert second_run["state"] == first_run["before_kill"]  # same version, same file digest
+    assert second_run["infer"] == 200
+
+
+def test_a_killed_training_reads_as_interrupted_not_running(second_run):
+    stats = second_run["train_stats"]
+    assert stats["status"] == "failed" and "interrupted" in stats["reason"], stats
+
+
+def test_sigterm_stops_the_server_and_everything_it_started_promptly(second_run):
+    assert second_run["stop_seconds"] < 20 and not second_run["survivors"], second_run
+
+
+def test_a_corrupt_served_model_is_set_aside_and_the_previous_one_served(corrupt_run, lab):
+    problem = corrupt_run["problem"]
+    assert "could not be loaded" in problem and "serving the previous model" in problem, problem
+    assert problem in corrupt_run["log"]
+    assert corrupt_run["digest"] == corrupt_run["previous"] and corrupt_run["infer"] == 200
+    assert list(lab.model_dir.glob("pneumothorax.rejected-*.safetensors"))
+
+
+def test_a_foreign_served_model_is_refused_at_start_and_the_previous_one_served(foreign_run):
+    problem = foreign_run["problem"]
+    assert "does not fit" in problem and "serving the previous model" in problem, problem
+    assert problem in foreign_run["log"]
+    assert foreign_run["digest"] == foreign_run["previous"] and foreign_run["infer"] == 200
+
+
+def _partial_copy(entry: os.DirEntry) -> bool:
+    """A temporary copy of the big checkpoint, caught before it is complete."""
+    try:
+        return entry.name.startswith(".model-") and entry.stat().st_size > 2 * 2**20
+    except FileNotFoundError:
+        return False
+
+
+INSTALL = (
+    "import sys; from ptxseg.model_store import ModelStore; ModelStore(sys.argv[1]).install(sys.argv[2], trained=True)"
+)
+
+
+def test_a_crash_while_a_model_is_installed_leaves_the_served_one(tmp_path):
+    store = ModelStore(tmp_path / "model")
+    first = tmp_path / "first.safetensors"
+    first.write_bytes(os.urandom(2**20))
+    store.install(first, trained=True)
+    served, version = _digest(store.served_path), store.read_record().version
+    big = tmp_path / "big.safetensors"
+    with open(big, "wb") as stream:
+        stream.truncate(512 * 2**20)
+    process = subprocess.Popen([sys.executable, "-c", INSTALL, str(store.directory), str(big)])
+    partial = []
+    while process.poll() is None and not partial:
+        partial = [entry.name for entry in os.scandir(store.directory) if _partial_copy(entry)]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert partial, "the install finished before it could be cut: nothing was tested"
+    assert _digest(store.served_path) == served and store.read_record().version == version
