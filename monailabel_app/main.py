@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 
 from lib.activelearning.pneumothorax import PneumothoraxScoring, triage_strategy, uncertainty_strategy
 from lib.configs.pneumothorax import PneumothoraxSettings, ServedModel, model_dir_for
@@ -59,6 +60,19 @@ class PtxsegApp(MONAILabelApp):
             version=ptxseg.__version__,
             labels={TASK: 1},
         )
+
+    def on_init_complete(self) -> None:
+        """Server start (not training subprocesses): warm the model in the background, so the first /infer does not
+        pay for loading it and compiling the CPU runtime."""
+        super().on_init_complete()
+        threading.Thread(target=self._warm_up, name="ptxseg-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        try:
+            self.served.warm_up()
+            LOGGER.info("model warmed up (%s)", self.served.predictor().backend.name)
+        except Exception:  # a broken model reports its real error on the first request; serving goes on
+            LOGGER.exception("model warm-up failed")
 
     def init_datastore(self) -> PtxsegDatastore:
         """A local studies folder (PACS-exported DICOM, PNG, NRRD, NIfTI) with validated labels."""

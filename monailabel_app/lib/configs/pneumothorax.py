@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import numpy as np
+
 from ptxseg.backends import BACKEND_KINDS, resolve_device
 from ptxseg.checkpoint import CheckpointMetadata, load_model, save_checkpoint
 from ptxseg.model import SUPPORTED_ENCODERS, build_model, describe_weights
@@ -189,6 +191,11 @@ class ServedModel:
                 self._predictor.backend = OneCallAtATime(self._predictor.backend)
                 self._loaded_stamp = stamp
             return self._predictor
+
+    def warm_up(self) -> None:
+        """Load the model and run one forward pass, so the runtime is built before the first annotator waits."""
+        predictor = self.predictor()
+        predictor.probability_maps(np.zeros((1, predictor.image_size, predictor.image_size), np.float32))
 
     def device(self) -> str:
         """The device inference runs on."""
