@@ -16,9 +16,12 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email import message_from_bytes
 from pathlib import Path
 
+import numpy as np
 import requests
+import SimpleITK as sitk
 
 from ptxseg.demo import make_demo_studies
 
@@ -158,3 +161,29 @@ def stop_server(server: Server) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait()
+
+
+def infer_all(server, image_id: str, **kwargs) -> tuple[requests.Response, bytes | None, dict | None]:
+    """``POST /infer/pneumothorax?output=all``: the response, the label file's bytes and the result JSON."""
+    response = server.post(f"/infer/pneumothorax?image={image_id}&output=all", **kwargs)
+    if response.status_code != 200:
+        return response, None, None
+    header = b"Content-Type: " + response.headers["content-type"].encode() + b"\r\n\r\n"
+    parts = {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message_from_bytes(header + response.content).get_payload()
+    }
+    return response, parts["image"], json.loads(parts["params"])
+
+
+def label_grid(path: Path) -> tuple:
+    """Size, spacing, origin and direction of an image's in-plane grid as ITK (and 3D Slicer) read it."""
+    image = sitk.ReadImage(str(path))
+    dimension = image.GetDimension()
+    direction = np.array(image.GetDirection()).reshape(dimension, dimension)[:2, :2]
+    return (
+        image.GetSize()[:2],
+        np.round(image.GetSpacing()[:2], 6).tolist(),
+        np.round(image.GetOrigin()[:2], 6).tolist(),
+        np.round(direction, 6).tolist(),
+    )

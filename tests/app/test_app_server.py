@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from email import message_from_bytes
 from pathlib import Path
 
 import numpy as np
@@ -12,37 +10,12 @@ import SimpleITK as sitk
 
 from ptxseg.demo import DEMO_UID_ROOT
 from ptxseg.io import read_cxr, write_label
-from server_harness import training_result
+from server_harness import infer_all, label_grid, training_result
 
 pytestmark = pytest.mark.server
 
 STRATEGIES = ("first", "random", "uncertainty", "triage")
 SIIM_ID = "1.2.276.0.7230010.3.1.4.8323329.12671.1517875241.63757"
-
-
-def _sitk_grid(image: sitk.Image) -> tuple:
-    """Size, spacing, origin and direction of the in-plane grid (a 2-D file and a single-slice 3-D one agree)."""
-    dimension = image.GetDimension()
-    direction = np.array(image.GetDirection()).reshape(dimension, dimension)[:2, :2]
-    return (
-        image.GetSize()[:2],
-        np.round(image.GetSpacing()[:2], 6).tolist(),
-        np.round(image.GetOrigin()[:2], 6).tolist(),
-        np.round(direction, 6).tolist(),
-    )
-
-
-def _infer(server, image_id: str, tmp_path: Path) -> tuple[Path, dict]:
-    response = server.post(f"/infer/pneumothorax?image={image_id}&output=all")
-    assert response.status_code == 200, response.text
-    message = message_from_bytes(
-        b"Content-Type: " + response.headers["content-type"].encode() + b"\r\n\r\n" + response.content
-    )
-    parts = {part.get_param("name", header="content-disposition"): part for part in message.get_payload()}
-    result = json.loads(parts["params"].get_payload(decode=True))
-    label_path = tmp_path / f"{image_id}.nrrd"
-    label_path.write_bytes(parts["image"].get_payload(decode=True))
-    return label_path, result
 
 
 def test_info_tells_the_truth_about_the_model(app_server):
@@ -58,10 +31,13 @@ def test_info_tells_the_truth_about_the_model(app_server):
 
 @pytest.mark.parametrize("image_id", [f"{DEMO_UID_ROOT}.3", "demo-chest-004", SIIM_ID])
 def test_infer_returns_a_label_on_exactly_the_images_grid(app_server, image_id, tmp_path):
-    label_path, result = _infer(app_server, image_id, tmp_path)
+    response, label_bytes, result = infer_all(app_server, image_id)
+    assert response.status_code == 200, response.text
+    label_path = tmp_path / f"{image_id}.nrrd"
+    label_path.write_bytes(label_bytes)
     image_file = next(app_server.studies.glob(f"{image_id}.*"))
     label = sitk.ReadImage(str(label_path))
-    assert _sitk_grid(label) == _sitk_grid(sitk.ReadImage(str(image_file)))
+    assert label_grid(label_path) == label_grid(image_file)
     values = sitk.GetArrayFromImage(label)
     assert set(np.unique(values)) <= {0, 1}
     assert result["area_px"] == int(values.sum())

@@ -7,12 +7,10 @@ import json
 import os
 import signal
 import time
-from email import message_from_bytes
 from pathlib import Path
 
 import numpy as np
 import psutil
-import requests
 import SimpleITK as sitk
 
 from ptxseg.model_store import SERVED_NAME
@@ -26,9 +24,7 @@ __all__ = [
     "MAX_UPLOAD_MB",
     "UNSAFE_NAME",
     "files_under",
-    "infer_all",
     "kill_server_tree",
-    "label_grid",
     "listening_addresses",
     "read_mask",
     "served_digest",
@@ -88,32 +84,6 @@ def listening_addresses(server) -> set[str]:
             if connection.status == psutil.CONN_LISTEN:
                 addresses.add(connection.laddr.ip)
     return addresses
-
-
-def infer_all(server, image_id: str, **kwargs) -> tuple[requests.Response, bytes | None, dict | None]:
-    """``POST /infer/pneumothorax?output=all``: the response, the label file's bytes and the result JSON."""
-    response = server.post(f"/infer/pneumothorax?image={image_id}&output=all", **kwargs)
-    if response.status_code != 200:
-        return response, None, None
-    header = b"Content-Type: " + response.headers["content-type"].encode() + b"\r\n\r\n"
-    parts = {
-        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-        for part in message_from_bytes(header + response.content).get_payload()
-    }
-    return response, parts["image"], json.loads(parts["params"])
-
-
-def label_grid(path: Path) -> tuple:
-    """Size, spacing, origin and direction of an image's in-plane grid as ITK (and 3D Slicer) read it."""
-    image = sitk.ReadImage(str(path))
-    dimension = image.GetDimension()
-    direction = np.array(image.GetDirection()).reshape(dimension, dimension)[:2, :2]
-    return (
-        image.GetSize()[:2],
-        np.round(image.GetSpacing()[:2], 6).tolist(),
-        np.round(image.GetOrigin()[:2], 6).tolist(),
-        np.round(direction, 6).tolist(),
-    )
 
 
 def read_mask(path: Path) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from server_tools import infer_all, listening_addresses, read_mask
+from server_tools import listening_addresses, read_mask
 
 from io_fixtures import write_dicom
 from ptxseg import cli_serve
@@ -20,7 +20,7 @@ from ptxseg.demo import DEMO_UID_ROOT
 from ptxseg.io import read_cxr, write_label
 from ptxseg.phantom import make_dataset
 from ptxseg.writers import quantize
-from server_harness import make_test_studies, running_server
+from server_harness import infer_all, make_test_studies, running_server
 
 SLICER_MODULE = Path(__file__).resolve().parents[2] / "slicer_plugin" / "PneumothoraxAnnotator"
 if str(SLICER_MODULE) not in sys.path:

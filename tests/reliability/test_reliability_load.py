@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from server_tools import infer_all, tree_rss_bytes
+from server_tools import tree_rss_bytes
 
 from ptxseg.io import read_cxr, write_label
+from server_harness import infer_all
 
 pytestmark = pytest.mark.server
 
