@@ -136,16 +136,20 @@ def export_onnx(model: torch.nn.Module, image_size: int, path: Path) -> Path:
     handle, temporary = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(handle)
     try:
-        torch.onnx.export(
-            cpu_model,
-            example,
-            temporary,
-            input_names=["image"],
-            output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=ONNX_OPSET,
-            dynamo=False,
-        )
+        # Tracing with autograd on keeps every activation for a backward pass that never comes: measured for
+        # EfficientNet-B4 at 512, peak memory +1.7 GB with it, +0.34 GB under no_grad (the server exports when it
+        # loads a new checkpoint, so this was the server's memory peak).
+        with torch.no_grad():
+            torch.onnx.export(
+                cpu_model,
+                example,
+                temporary,
+                input_names=["image"],
+                output_names=["logits"],
+                dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -7,7 +7,6 @@ stops the server and any training or scoring it started, so no trainer is left o
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import ipaddress
 import json
 import os
@@ -96,6 +95,22 @@ def configured_token(environ: Mapping[str, str] = os.environ) -> str | None:
     return token or None
 
 
+# Loads the app's settings module by path under a private name (its ``lib`` package must not shadow anything) and
+# parses the conf; a bad conf exits 2 with the app's message as the last line.
+_CONF_CHECK = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("_ptxseg_app_settings", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+try:
+    module.PneumothoraxSettings.from_conf(json.loads(sys.argv[2]))
+except ValueError as error:
+    print(str(error).replace(chr(10), " "), file=sys.stderr)
+    sys.exit(2)
+"""
+
+
 def check_app_conf(app_dir: Path, conf: dict[str, str]) -> None:
     """Parse ``conf`` with the app's own settings class before anything starts: a typo fails in seconds, in one line.
 
@@ -112,12 +127,15 @@ def check_app_conf(app_dir: Path, conf: dict[str, str]) -> None:
     source = app_dir / "lib" / "configs" / "pneumothorax.py"
     if not source.is_file():
         return
-    # Loaded by path under a private name: the app's ``lib`` package must not shadow anything in this process.
-    spec = importlib.util.spec_from_file_location("_ptxseg_app_settings", source)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    module.PneumothoraxSettings.from_conf(conf)
+    # In a short-lived process: the settings module imports torch and MONAI (about 1 GB), which the long-lived
+    # `ptxseg serve` parent must not keep resident beside the server.
+    checked = subprocess.run(
+        [sys.executable, "-c", _CONF_CHECK, str(source), json.dumps(conf)], capture_output=True, text=True
+    )
+    if checked.returncode == 2:
+        raise ValueError(checked.stderr.strip().splitlines()[-1])
+    if checked.returncode != 0:
+        raise RuntimeError(f"checking the app conf failed:\n{checked.stderr[-2000:]}")
 
 
 def server_environment(app_dir: Path, conf: dict[str, str], port: int) -> dict[str, str]:

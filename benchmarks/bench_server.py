@@ -1,0 +1,266 @@
+"""End-to-end /infer over HTTP on the real server, against the model forward alone and a stock MONAI pipeline.
+
+Starts ``python -m ptxseg serve`` (the MONAI Label app) on a temporary studies folder holding one DICOM phantom
+(1024x1024 by default), then times ``POST /infer/pneumothorax?image=ID&output=image`` (p50/p95 after warm-up) and
+samples the server's peak RSS over its process tree. In the same run it times, in this process, the served model's
+forward alone (the fast CPU path ``ptxseg`` picks), the library's read + predict + write without HTTP, and a stock
+MONAI Label 2D pipeline (MONAI transforms, fp32 forward) on the same image. ``latencies_ms`` from JSON answers split
+the server's time into read, preprocess, forward, postprocess, write and HTTP.
+
+    python -m benchmarks.bench_server --requests 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+
+from benchmarks.machine import describe_machine, machine_lines
+from benchmarks.process_memory import PeakMemory, tree_memory_by_process, tree_pss_bytes, tree_rss_bytes
+from benchmarks.report import format_table, verdict, write_json
+from benchmarks.stock_monai import StockMonaiPipeline
+from benchmarks.timing import summarize, time_ms
+from ptxseg.checkpoint import load_model
+from ptxseg.io import image_id, read_cxr, write_label
+from ptxseg.model import DEFAULT_ENCODER
+from ptxseg.model_store import ModelStore
+from ptxseg.phantom import make_phantom
+from ptxseg.predict import Predictor
+from ptxseg.transforms import fit_to_square, normalize
+from ptxseg.writers import quantize, write_dicom
+
+__all__ = ["main", "run_benchmark", "INFER_VS_FORWARD_TARGET", "INFER_VS_STOCK_TARGET", "RSS_TARGET_GB"]
+
+INFER_VS_FORWARD_TARGET = 1.5
+INFER_VS_STOCK_TARGET = 0.2
+RSS_TARGET_GB = 2.0
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("read", "preprocess", "forward", "postprocess", "write", "http")
+JSON_SAMPLES = 5
+COLUMNS = [("what", "what"), ("median_ms", "median ms"), ("p95_ms", "p95 ms"), ("n", "n")]
+
+
+def _server_harness():
+    """The tests' harness that starts ``ptxseg serve`` on a free port and stops its process group: one copy."""
+    tests = str(REPO_ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import server_harness
+
+    return server_harness
+
+
+def _write_study(folder: Path, side: int) -> Path:
+    """One 12-bit DICOM phantom with a pneumothorax, named by a dotted UID as SIIM's files are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uid = "2.25.1024.1"
+    pixels = quantize(make_phantom(side, positive=True, seed=7).image, bits=12)
+    return write_dicom(pixels, folder / f"{uid}.dcm", (350.0 / side,) * 2, bits_stored=12, sop_instance_uid=uid)
+
+
+def _post_infer(session: requests.Session, url: str, image: str, output: str) -> requests.Response:
+    response = session.post(f"{url}/infer/pneumothorax", params={"image": image, "output": output}, timeout=900)
+    if response.status_code != 200 or not response.content:
+        raise RuntimeError(f"/infer answered {response.status_code}: {response.text[:500]}")
+    return response
+
+
+def _stage_split(answers: list[dict], http_p50_ms: float) -> dict[str, float]:
+    """Median server-side stage times; 'write' is what the infer task's total leaves, 'http' what the wall adds."""
+    latencies = [answer["latencies_ms"] for answer in answers]
+    split = {name: float(np.median([item[name] for item in latencies])) for name in STAGES[:4]}
+    total = float(np.median([item["total"] for item in latencies]))
+    split["write"] = max(0.0, total - sum(split.values()))
+    split["http"] = max(0.0, http_p50_ms - total)
+    return {name: round(value, 1) for name, value in split.items()}
+
+
+def _served(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
+    """Everything measured against the running server: start-up, cold and warm /infer, stage split, RSS."""
+    conf = {"model_dir": str(workdir / "model"), "encoder": args.encoder, "image_size": str(args.size)}
+    if args.model:
+        conf["model"] = str(Path(args.model).resolve())
+    image = image_id(dicom)
+    started = time.perf_counter()
+    with _server_harness().running_server(dicom.parent, workdir / "model", conf) as server:
+        startup_s = time.perf_counter() - started
+        idle_rss = tree_rss_bytes(server.process.pid)
+        with requests.Session() as session:
+            # The app warms its model in the background from start-up: the first request waits for that, and
+            # the model load, ONNX export and runtime compile make the memory peak. PSS is slow to read, so it is
+            # sampled here only, not while warm requests are timed.
+            pid = server.process.pid
+            with PeakMemory(pid) as cold_memory, PeakMemory(pid, tree_pss_bytes, interval_s=0.25) as cold_pss:
+                cold_ms = time_ms(lambda: _post_infer(session, server.url, image, "image"), repeats=1, warmup=0)[0]
+            with PeakMemory(pid) as warm_memory:
+                http = summarize(
+                    time_ms(lambda: _post_infer(session, server.url, image, "image"), args.requests, args.warmup)
+                )
+                answers = [_post_infer(session, server.url, image, "json").json() for _ in range(JSON_SAMPLES)]
+        by_process = tree_memory_by_process(server.process.pid)
+    return {
+        "startup_s": round(startup_s, 1),
+        "cold_first_infer_ms": round(cold_ms, 1),
+        "infer_http": http,
+        "served_backend": answers[0]["backend"],
+        "stage_split_ms": _stage_split(answers, http["median_ms"]),
+        "idle_rss_mb": round(idle_rss / 1e6),
+        "first_request_peak_rss_mb": round(cold_memory.peak_bytes / 1e6),
+        "warm_peak_rss_mb": round(warm_memory.peak_bytes / 1e6),
+        "peak_rss_mb": round(max(cold_memory.peak_bytes, warm_memory.peak_bytes) / 1e6),
+        "first_request_peak_pss_mb": round(cold_pss.peak_bytes / 1e6),
+        "memory_by_process": by_process,
+    }
+
+
+def _in_process(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
+    """The served model's forward alone, the library path without HTTP, and the stock MONAI pipeline."""
+    served_path = ModelStore(workdir / "model").served_path
+    predictor = Predictor.from_checkpoint(served_path, device="cpu")  # reuses the ONNX export the server cached
+    image = read_cxr(dicom)
+    batch = normalize(fit_to_square(image.pixels, predictor.image_size)[0])[None, None]
+    forward = summarize(time_ms(lambda: predictor.backend(batch), args.requests, args.warmup))
+
+    def library_path() -> None:
+        loaded = read_cxr(dicom)
+        write_label(predictor.predict(loaded).mask, like=loaded, path=workdir / "label.nrrd")
+
+    library = summarize(time_ms(library_path, args.requests, args.warmup))
+    model, metadata = load_model(served_path)
+    stock = StockMonaiPipeline(model, metadata.image_size, workdir / "stock")
+    splits = []
+
+    def stock_run() -> None:
+        stock(dicom)
+        splits.append(stock.timings_ms)
+
+    stock_timing = summarize(time_ms(stock_run, args.stock_repeats, warmup=1))
+    stock_split = {name: round(float(np.median([split[name] for split in splits[1:]])), 1) for name in splits[0]}
+    return {
+        "forward": forward,
+        "library": library,
+        "stock": stock_timing,
+        "stock_split_ms": stock_split,
+        "backend": predictor.backend.name,
+    }
+
+
+def run_benchmark(args: argparse.Namespace) -> dict:
+    """Serve one phantom, time it every way, and compare with the targets."""
+    machine = describe_machine()
+    with tempfile.TemporaryDirectory(prefix="ptxseg-bench-server-") as folder:
+        workdir = Path(folder)
+        dicom = _write_study(workdir / "studies", args.image_side)
+        served = _served(args, workdir, dicom)
+        local = _in_process(args, workdir, dicom)
+    infer_ms = served["infer_http"]["median_ms"]
+    rows = [
+        {"what": f"POST /infer over HTTP ({served['served_backend']}), p50/p95", **served["infer_http"]},
+        {"what": "ptxseg read + predict + write, in-process", **local["library"]},
+        {"what": f"model forward alone ({local['backend']}, batch 1)", **local["forward"]},
+        {"what": "stock MONAI pipeline (ITK read, fp32 forward, ITK write)", **local["stock"]},
+    ]
+    return {
+        "benchmark": "server",
+        "machine": machine,
+        "image": f"{args.image_side}x{args.image_side} 12-bit DICOM phantom; model input {args.size}",
+        "weights": f"checkpoint {args.model}" if args.model else f"untrained {args.encoder} (the server's initial)",
+        "requests": args.requests,
+        "warmup": args.warmup,
+        **served,
+        "stock_split_ms": local["stock_split_ms"],
+        "rows": rows,
+        "ratios": {
+            "infer_vs_forward": round(infer_ms / local["forward"]["median_ms"], 3),
+            "infer_vs_stock": round(infer_ms / local["stock"]["median_ms"], 3),
+            "infer_vs_library": round(infer_ms / local["library"]["median_ms"], 3),
+        },
+        "targets": [
+            verdict("/infer vs fast forward", infer_ms / local["forward"]["median_ms"], INFER_VS_FORWARD_TARGET, "x"),
+            verdict(
+                "/infer vs stock MONAI pipeline", infer_ms / local["stock"]["median_ms"], INFER_VS_STOCK_TARGET, "x"
+            ),
+            verdict("peak server RSS (sum over its processes)", served["peak_rss_mb"] / 1000, RSS_TARGET_GB, " GB"),
+            verdict(
+                "peak server PSS (shared pages counted once)",
+                max(served["first_request_peak_pss_mb"], sum(row["pss_mb"] for row in served["memory_by_process"]))
+                / 1000,
+                RSS_TARGET_GB,
+                " GB",
+            ),
+        ],
+    }
+
+
+def print_results(results: dict) -> None:
+    """The human-readable report."""
+    for line in machine_lines(results["machine"]):
+        print(line)
+    print(f"image: {results['image']}; weights: {results['weights']}")
+    print(f"requests: {results['requests']} timed after {results['warmup']} warm-up (keep-alive session)")
+    print(
+        f"server start-up {results['startup_s']} s; first /infer right after start-up (waits for the app's "
+        f"background warm-up: model load, ONNX export, compile) {results['cold_first_infer_ms']} ms"
+    )
+    print(format_table(results["rows"], COLUMNS))
+    split = results["stage_split_ms"]
+    print("/infer split, median ms: " + ", ".join(f"{name} {split[name]}" for name in STAGES))
+    stock = results["stock_split_ms"]
+    print("stock MONAI split, median ms: " + ", ".join(f"{name} {value}" for name, value in stock.items()))
+    print(
+        f"server RSS (sum over its process tree): idle {results['idle_rss_mb']} MB; peak during the first request "
+        f"(model load, ONNX export, compile) {results['first_request_peak_rss_mb']} MB, during warm requests "
+        f"{results['warm_peak_rss_mb']} MB; PSS sum peak during the first request "
+        f"{results['first_request_peak_pss_mb']} MB"
+    )
+    processes = results["memory_by_process"]
+    print(
+        "after the requests: "
+        + "; ".join(f"{p['command']}: RSS {p['rss_mb']} MB, PSS {p['pss_mb']} MB" for p in processes)
+    )
+    print(f"  PSS sum (shared pages counted once): {sum(p['pss_mb'] for p in processes)} MB")
+    ratios = results["ratios"]
+    print(
+        f"ratios: /infer = {ratios['infer_vs_forward']:.2f}x forward, {ratios['infer_vs_library']:.2f}x in-process "
+        f"library, {ratios['infer_vs_stock']:.3f}x stock MONAI"
+    )
+    for target in results["targets"]:
+        print(target["line"])
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_server", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--image-side", type=int, default=1024, help="rows and columns of the DICOM phantom")
+    parser.add_argument("--size", type=int, default=512, help="model input side (conf image_size)")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="encoder of the server's initial model")
+    parser.add_argument("--model", help="serve this checkpoint (conf model) instead of an untrained one")
+    parser.add_argument("--requests", type=int, default=20, help="timed requests (and in-process repeats)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed requests after the first")
+    parser.add_argument("--stock-repeats", type=int, default=5, help="timed runs of the stock MONAI pipeline")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    if args.size < 32 or args.size % 32:
+        parser.error(f"--size must be a multiple of 32 and >= 32, got {args.size}")
+    if args.image_side < 64:
+        parser.error(f"--image-side must be >= 64 (the phantom's minimum), got {args.image_side}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the report and write ``--json``."""
+    args = parse_args(argv)
+    results = run_benchmark(args)
+    print_results(results)
+    if args.json:
+        write_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
