@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.report import format_table, write_json
+from benchmarks.report import finish, format_table
 from benchmarks.timing import summarize, time_ms
 from ptxseg.checkpoint import CheckpointMetadata, save_checkpoint
 from ptxseg.io import read_cxr, write_label
@@ -138,11 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_forever:
         train_forever(args.trainer_encoder, args.trainer_size, 8, args.threads)
         return 0
-    results = run_benchmark(args)
-    print_results(results)
-    if args.json:
-        write_json(args.json, results)
-    return 0
+    return finish(run_benchmark(args), print_results, args.json)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import torch
 
 from benchmarks.machine import describe_machine, machine_lines
 from benchmarks.model_inputs import mask_agreement, max_probability_difference, phantom_batch
-from benchmarks.report import format_table, verdict, write_json
+from benchmarks.report import finish, format_table, verdict
 from benchmarks.timing import summarize, time_ms
 from ptxseg.backends import (
     OnnxRuntimeBackend,
@@ -186,11 +186,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the report and write ``--json``."""
     args = parse_args(argv)
-    results = run_benchmark(args)
-    print_results(results)
-    if args.json:
-        write_json(args.json, results)
-    return 0
+    return finish(run_benchmark(args), print_results, args.json)
 
 
 if __name__ == "__main__":

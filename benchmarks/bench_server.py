@@ -23,7 +23,7 @@ import requests
 
 from benchmarks.machine import describe_machine, machine_lines
 from benchmarks.process_memory import PeakMemory, tree_memory_by_process, tree_pss_bytes, tree_rss_bytes
-from benchmarks.report import format_table, verdict, write_json
+from benchmarks.report import finish, format_table, verdict
 from benchmarks.stock_monai import StockMonaiPipeline
 from benchmarks.timing import summarize, time_ms
 from ptxseg.checkpoint import load_model
@@ -255,11 +255,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the report and write ``--json``."""
     args = parse_args(argv)
-    results = run_benchmark(args)
-    print_results(results)
-    if args.json:
-        write_json(args.json, results)
-    return 0
+    return finish(run_benchmark(args), print_results, args.json)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.machine import describe_machine, machine_lines
 from benchmarks.model_inputs import phantom_training_items
-from benchmarks.report import format_table, write_json
+from benchmarks.report import finish, format_table
 from ptxseg.model import DEFAULT_ENCODER
 from ptxseg.train import TrainConfig, TrainingRun, train
 
@@ -131,11 +131,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the report and write ``--json``."""
     args = parse_args(argv)
-    results = run_benchmark(args)
-    print_results(results)
-    if args.json:
-        write_json(args.json, results)
-    return 0
+    return finish(run_benchmark(args), print_results, args.json)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 
 import torch
 
-from benchmarks.report import write_json
+from benchmarks.report import finish
 
 __all__ = ["main"]
 
@@ -45,11 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     # Imported only now: ptxseg's training stack takes seconds to import, and a machine without a GPU needs none.
     from benchmarks.gpu_measure import print_results, run_benchmark
 
-    results = run_benchmark(args)
-    print_results(results)
-    if args.json:
-        write_json(args.json, results)
-    return 0
+    return finish(run_benchmark(args), print_results, args.json)
 
 
 if __name__ == "__main__":

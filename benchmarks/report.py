@@ -55,3 +55,11 @@ def write_json(path: str | os.PathLike, payload: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path
+
+
+def finish(results: dict, print_results, json_path: str | None) -> int:
+    """Every benchmark's ending: print the report, write ``--json`` when asked, exit status 0."""
+    print_results(results)
+    if json_path:
+        write_json(json_path, results)
+    return 0
