@@ -28,7 +28,9 @@ __all__ = [
     "listening_addresses",
     "read_mask",
     "served_digest",
+    "server_groups",
     "server_tree",
+    "signal_groups",
     "train_and_wait",
     "tree_rss_bytes",
     "wait_for_stats",
@@ -41,11 +43,21 @@ def server_tree(server) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def kill_server_tree(server) -> None:
-    """SIGKILL every process group of the server tree at once: a power cut, as far as the files can tell."""
-    groups = {os.getpgid(process.pid) for process in server_tree(server)}
+def server_groups(server) -> set[int]:
+    """The process groups of the server tree: signalled as groups, they reach every process at once."""
+    return {os.getpgid(process.pid) for process in server_tree(server)}
+
+
+def signal_groups(groups: set[int], signum: int) -> None:
+    """Send ``signum`` to every group in ``groups``."""
     for group in groups:
-        os.killpg(group, signal.SIGKILL)
+        os.killpg(group, signum)
+
+
+def kill_server_tree(server, groups: set[int] | None = None) -> None:
+    """SIGKILL every process group of the server tree at once: a power cut, as far as the files can tell."""
+    groups = server_groups(server) if groups is None else groups
+    signal_groups(groups, signal.SIGKILL)
     server.process.wait(30)
     deadline = time.monotonic() + 30
     while any(_group_alive(group) for group in groups):

@@ -31,7 +31,9 @@ from server_tools import (
     kill_server_tree,
     read_mask,
     served_digest,
+    server_groups,
     server_tree,
+    signal_groups,
     train_and_wait,
     wait_for_stats,
 )
@@ -46,8 +48,9 @@ from server_harness import running_server, stop_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-BIG = "big-study"  # 4096 x 4096: writing its label takes long enough to be cut by a kill
+BIG = "big-study"  # 4096 x 4096: a random label of it takes about 0.1 s to write, long enough to catch
 BIG_SIDE = 4096
+WRITE_ATTEMPTS = 5  # tries at catching the big label's write in the act: each takes about 0.1 s
 
 
 @pytest.fixture(scope="module")
@@ -94,32 +97,83 @@ def _train_out_of_memory(server) -> dict:
     return server.wait_for_training()
 
 
-def _upload_until_killed(server, image_id: str, mask: np.ndarray, folder: Path) -> None:
-    try:
-        _upload_label(server, image_id, mask, folder)
-    except requests.ConnectionError:
-        pass  # the server was killed mid-request: the point of the exercise
+def _upload_in_background(server, image_id: str, mask: np.ndarray, folder: Path) -> tuple[threading.Thread, list]:
+    """Start uploading a label; the returned list receives the status code, or None if the server died first."""
+    outcome = []
+
+    def upload():
+        try:
+            outcome.append(_upload_label(server, image_id, mask, folder).status_code)
+        except requests.ConnectionError:
+            outcome.append(None)  # the server was killed mid-request: the point of the exercise
+
+    writer = threading.Thread(target=upload, daemon=True)
+    writer.start()
+    return writer, outcome
 
 
-def _kill_while_training_and_writing_a_label(server, lab) -> list[str]:
-    """SIGKILL everything while training runs and the big study's new label is half written; returns the
-    temporary label files seen at that moment (none: the kill missed the write)."""
+def _partial_labels(folder: Path) -> list[str]:
+    return [entry.name for entry in os.scandir(folder) if entry.name.startswith(f".{BIG}.")]
+
+
+def _freeze_mid_write(groups: set[int], folder: Path, writer: threading.Thread) -> list[str]:
+    """Stop the server tree (SIGSTOP) as soon as a temporary label file appears; returns the temporary files that
+    are still there once every process has stopped, so that a SIGKILL now is sure to cut the write. Returns []
+    (and lets the tree run on) when the write finished before the stop took hold."""
+    while writer.is_alive():
+        if _partial_labels(folder):
+            signal_groups(groups, signal.SIGSTOP)
+            _wait_until_stopped(groups)
+            partial = _partial_labels(folder)
+            if not partial:
+                signal_groups(groups, signal.SIGCONT)
+            return partial
+        time.sleep(0.002)
+    return []
+
+
+def _wait_until_stopped(groups: set[int]) -> None:
+    deadline = time.monotonic() + 10
+    while any(p.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE) for p in _members(groups)):
+        assert time.monotonic() < deadline, "the server tree did not stop on SIGSTOP"
+        time.sleep(0.01)
+
+
+def _members(groups: set[int]) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) in groups:
+                members.append(process)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return members
+
+
+def _kill_while_training_and_writing_a_label(server, lab, stored: np.ndarray) -> dict:
+    """SIGKILL everything while training runs and a new label of the big study is half written.
+
+    A random mask keeps the compressed write busy for about 0.1 s; the tree is frozen the moment the temporary
+    file appears and killed only if the file is still there. A write that finished first is a completed upload
+    (its mask is now the stored label) and the next attempt begins. Returns the temporary files seen at the kill
+    (none: every attempt missed), the mask whose write was cut and the label stored before it.
+    """
     assert server.post("/train/pneumothorax", json={"max_epochs": 200}).status_code == 200
     wait_for_stats(server.model_dir, lambda stats: stats.get("status") == "running" and stats.get("epoch", 0) >= 1)
-    new_mask = np.zeros((BIG_SIDE, BIG_SIDE), np.uint8)
-    new_mask[100:3000, 200:2500] = 1
-    new_mask[::7] = 0  # enough structure to keep the compressed write busy
-    writer = threading.Thread(target=_upload_until_killed, args=(server, BIG, new_mask, lab.root), daemon=True)
-    folders = lab.studies / "labels" / "final"
-    writer.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and writer.is_alive():
-        partial = [entry.name for entry in os.scandir(folders) if entry.name.startswith(f".{BIG}.")]
+    groups = server_groups(server)
+    folder = lab.studies / "labels" / "final"
+    for attempt in range(WRITE_ATTEMPTS):
+        mask = (np.random.default_rng(10 + attempt).random((BIG_SIDE, BIG_SIDE)) > 0.5).astype(np.uint8)
+        writer, outcome = _upload_in_background(server, BIG, mask, lab.root)
+        partial = _freeze_mid_write(groups, folder, writer)
         if partial:
-            kill_server_tree(server)
-            return partial
-    kill_server_tree(server)
-    return []
+            kill_server_tree(server, groups)
+            return {"partial_label_files": partial, "cut_mask": mask, "stored": stored}
+        writer.join(120)
+        assert outcome == [200], outcome
+        stored = mask
+    kill_server_tree(server, groups)
+    return {"partial_label_files": [], "cut_mask": None, "stored": stored}
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +186,8 @@ def first_run(lab):
         record["out_of_memory"] = _train_out_of_memory(server)
         record["out_of_memory_stats"] = server.get("/info/").json()["train_stats"]["pneumothorax"]
         record["before_kill"] = _model_state(server)
-        record["partial_label_files"] = _kill_while_training_and_writing_a_label(server, lab)
+        record["cut_write"] = _kill_while_training_and_writing_a_label(server, lab, record["labels"][BIG])
+        record["labels"][BIG] = record["cut_write"]["stored"]
     return record
 
 
@@ -230,8 +285,10 @@ def test_every_submitted_label_survives_a_kill_during_training(first_run, second
 
 
 def test_a_label_write_cut_by_the_kill_leaves_the_old_label(first_run, second_run):
-    assert first_run["partial_label_files"], "the kill missed the label write: nothing was tested"
-    assert np.array_equal(second_run["labels"][BIG], first_run["labels"][BIG])
+    cut = first_run["cut_write"]
+    assert cut["partial_label_files"], f"all {WRITE_ATTEMPTS} writes finished before the kill: nothing was tested"
+    assert np.array_equal(second_run["labels"][BIG], cut["stored"])
+    assert not np.array_equal(cut["stored"], cut["cut_mask"])
 
 
 def test_the_served_model_survives_a_kill_during_training(first_run, second_run):
