@@ -139,6 +139,10 @@ def benchmark_plan(checkpoint: Path, quick: bool) -> list[tuple[str, list[str]]]
         ("Server: /infer over HTTP vs forward vs stock MONAI", _benchmark("bench_server", *server)),
         ("Training on CPU", _benchmark("bench_train", *train, "--workers", "0", "1")),
         (
+            "Active-learning scoring: flip-TTA vs MC dropout",
+            _benchmark("bench_uncertainty", *tiny, "--repeats", "1" if quick else "3"),
+        ),
+        (
             "Inference while the CPU trains",
             _benchmark("bench_contention", *tiny, *trainer, "--repeats", "2" if quick else "10"),
         ),

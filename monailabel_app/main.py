@@ -124,6 +124,7 @@ class PtxsegApp(MONAILabelApp):
             "device": self.served.device(),
             "image_size": self.settings.image_size,
             "triage_threshold": self.settings.triage_threshold,
+            "uncertainty": self.served.uncertainty_method,
             "ptxseg_version": ptxseg.__version__,
         }
         return info

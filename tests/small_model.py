@@ -17,9 +17,11 @@ from ptxseg.transforms import fit_to_square, normalize
 SMALL_MODEL_SIZE = 64
 
 
-def write_small_checkpoint(path: Path, size: int = SMALL_MODEL_SIZE) -> Path:
+def write_small_checkpoint(path: Path, size: int = SMALL_MODEL_SIZE, dropout: float = 0.0) -> Path:
     """Save an EfficientNet-B0 U-Net for ``size`` x ``size`` inputs to ``path``; the same file for the same size."""
     torch.manual_seed(0)
     fitted = np.stack([fit_to_square(make_phantom(size, seed=seed).image, size)[0] for seed in range(4)])
-    model = recalibrate_batchnorm(build_architecture("efficientnet-b0"), [normalize(torch.from_numpy(fitted))[:, None]])
-    return save_checkpoint(path, model, CheckpointMetadata(encoder="efficientnet-b0", image_size=size))
+    model = build_architecture("efficientnet-b0", dropout=dropout)
+    model = recalibrate_batchnorm(model, [normalize(torch.from_numpy(fitted))[:, None]])
+    metadata = CheckpointMetadata(encoder="efficientnet-b0", image_size=size, dropout=dropout)
+    return save_checkpoint(path, model, metadata)

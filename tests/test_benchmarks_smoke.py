@@ -134,3 +134,11 @@ def test_bench_contention_times_inference_quiet_and_beside_a_trainer(tmp_path):
     assert len(rows) == (3 if (os.cpu_count() or 1) > 1 else 2)
     assert all(row["median_ms"] > 0 for row in rows)
     assert "x quiet" in output
+
+
+def test_bench_uncertainty_times_flip_tta_against_mc_dropout(tmp_path):
+    arguments = [*TINY_MODEL, "--repeats", "1", "--samples", "2", "--json", str(tmp_path / "uncertainty.json")]
+    output = run_benchmark("bench_uncertainty", *arguments)
+    results = json.loads((tmp_path / "uncertainty.json").read_text())
+    assert [row["vs_flip"] for row in results["rows"]][0] == 1.0 and len(results["rows"]) == 3
+    assert results["encoder_reuse_ratio"] > 0 and "encoder once vs whole forwards" in output

@@ -62,6 +62,17 @@ def test_validation_ids_from_a_file(phantom_folder, tmp_path):
     assert main(["train", "--data", phantom_folder, "--out", str(out), "--val-ids", str(ids), *TINY]) == 2
 
 
+def test_a_new_model_can_have_dropout_and_fine_tuning_keeps_its_own(phantom_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", phantom_folder, "--out", str(out), "--epochs", "1", "--dropout", "0.2", *TINY]) == 0
+    assert load_checkpoint(out / "best.safetensors")[1].dropout == 0.2
+    tuned = ["train", "--data", phantom_folder, "--out", str(tmp_path / "tuned"), "--epochs", "1", *TINY]
+    assert main([*tuned, "--init", str(out / "best.safetensors")]) == 0
+    assert load_checkpoint(tmp_path / "tuned" / "best.safetensors")[1].dropout == 0.2
+    assert main([*tuned, "--init", str(out / "best.safetensors"), "--dropout", "0.5"]) == 2
+    assert "with --init the checkpoint's own dropout is kept" in capsys.readouterr().err
+
+
 def _validation_metrics(out: Path) -> dict:
     return json.loads((out / "history.json").read_text())[-1]
 

@@ -48,6 +48,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--bce-weight", type=float, default=1.0, help="weight of the BCE term of the loss")
     parser.add_argument("--encoder", default="efficientnet-b4")
     parser.add_argument("--encoder-weights", help="local ImageNet weights file for the encoder (no download)")
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=0.0,
+        help="decoder dropout of a new model (> 0 allows MC-dropout uncertainty); with --init the checkpoint's is kept",
+    )
     parser.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
     parser.add_argument("--resume", help="continue an interrupted run from its last_state.pt")
     parser.add_argument("--no-augment", action="store_true", help="switch the heavy augmentation off")
@@ -68,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from ptxseg.train import TrainConfig, train
     from ptxseg.training_log import TrainingLog
 
+    if args.init and args.dropout:
+        raise ValueError("--dropout sets a new model's architecture; with --init the checkpoint's own dropout is kept")
     distributed.init_from_environment()
     try:
         items = load_data_specs(args.data)
@@ -96,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             max_steps_per_epoch=args.max_steps_per_epoch,
             encoder=args.encoder,
             encoder_weights=args.encoder_weights,
+            dropout=args.dropout,
         )
         out = Path(args.out)
         log = None

@@ -58,6 +58,7 @@ class TrainConfig:
     threshold: float = 0.5
     encoder: str = "efficientnet-b4"
     encoder_weights: str | None = None
+    dropout: float = 0.0
 
     def __post_init__(self):
         positive = ("image_size", "batch_size", "epochs", "patience")
@@ -76,6 +77,8 @@ class TrainConfig:
             raise ValueError(f"threshold must lie strictly between 0 and 1, got {self.threshold}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass
@@ -106,8 +109,8 @@ def _initial_model(config: TrainConfig, init_checkpoint: Path | None) -> tuple[t
         if metadata.image_size != config.image_size:
             LOGGER.warning("fine-tuning a %d px model at %d px", metadata.image_size, config.image_size)
         return model, metadata
-    model = build_model(config.encoder, encoder_weights=config.encoder_weights)
-    return model, CheckpointMetadata(encoder=config.encoder, image_size=config.image_size)
+    model = build_model(config.encoder, encoder_weights=config.encoder_weights, dropout=config.dropout)
+    return model, CheckpointMetadata(encoder=config.encoder, image_size=config.image_size, dropout=config.dropout)
 
 
 def _training_loader(dataset, config: TrainConfig) -> DataLoader:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -17,14 +18,27 @@ from server_harness import running_server, training_result
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def trained_server(trained_phantom_model, tmp_path_factory):
+@contextmanager
+def _serving_the_trained_model(checkpoint, root, conf=None):
     """A server over 24 fresh phantoms (some labelled) serving the phantom-trained checkpoint."""
-    root = tmp_path_factory.mktemp("trained-server")
     studies = write_studies(root / "studies", n=24, size=SIZE, seed=7, difficulty=0.5, label_every=3)
-    conf = {"model": str(trained_phantom_model.checkpoint), "image_size": str(SIZE)}
+    conf = {"model": str(checkpoint), "image_size": str(SIZE), **(conf or {})}
     with running_server(root / "studies", root / "model", conf) as server:
         server.truth = {study.image_id: study for study in studies}
+        yield server
+
+
+@pytest.fixture(scope="module")
+def trained_server(trained_phantom_model, tmp_path_factory):
+    with _serving_the_trained_model(trained_phantom_model.checkpoint, tmp_path_factory.mktemp("trained")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def mc_dropout_server(trained_phantom_model, tmp_path_factory):
+    """The same model and studies; uncertainty from 8 MC-dropout draws (the model was trained with dropout)."""
+    root = tmp_path_factory.mktemp("trained-mc-dropout")
+    with _serving_the_trained_model(trained_phantom_model.checkpoint, root, {"mc_samples": "8"}) as server:
         yield server
 
 
@@ -63,7 +77,9 @@ def test_a_known_pneumothorax_comes_back_where_it_is_and_on_its_side(trained_ser
     assert sum(flag for _, _, flag in results) >= len(results) // 2
 
 
-def test_uncertainty_picks_images_the_model_segments_worse_than_random_picks(trained_server):
+@pytest.mark.parametrize("served", ["trained_server", "mc_dropout_server"])
+def test_uncertainty_picks_images_the_model_segments_worse_than_random_picks(served, request):
+    trained_server = request.getfixturevalue(served)
     candidates = _unlabelled(trained_server)
     dice = {
         study.image_id: per_image_dice(_predicted_mask(trained_server, study.image_id), study.phantom.mask)

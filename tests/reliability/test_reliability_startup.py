@@ -27,11 +27,14 @@ QUICK_REFUSALS = {
     "empty token file": ({}, {"PTXSEG_TOKEN_FILE": "{root}/empty-token"}, "is empty"),
     "unreadable token file": ({}, {"PTXSEG_TOKEN_FILE": "{root}/no-such-token"}, "cannot be read"),
     "short token": ({}, {"PTXSEG_TOKEN": "letmein"}, "use at least 16"),
+    "one MC sample": ({"mc_samples": "1"}, {}, "mc_samples must be 0 (flip-TTA uncertainty) or >= 2 (MC dropout)"),
+    "dropout 1": ({"dropout": "1"}, {}, "dropout must be in [0, 1), got 1.0"),
 }
 # These pass the quick checks and are refused by the app when it loads the model (a full server start).
 MODEL_REFUSALS = {
-    "pickle payload as model": ("{root}/payload.pt", "not a safe checkpoint"),
-    "foreign network as model": ("{root}/foreign.pt", "does not fit"),
+    "pickle payload as model": ({"model": "{root}/payload.pt"}, "not a safe checkpoint"),
+    "foreign network as model": ({"model": "{root}/foreign.pt"}, "does not fit"),
+    "MC dropout without dropout": ({"mc_samples": "4"}, "MC dropout needs a model with dropout"),
 }
 
 
@@ -55,7 +58,7 @@ def refusals(tmp_path_factory) -> dict:
     write_pickle_payload(root / "payload.pt", root / "payload-ran")
     write_foreign_torch_checkpoint(root / "foreign.pt")
     processes = {name: _serve(root, name, conf, env) for name, (conf, env, _) in QUICK_REFUSALS.items()}
-    processes |= {name: _serve(root, name, {"model": model}, {}) for name, (model, _) in MODEL_REFUSALS.items()}
+    processes |= {name: _serve(root, name, conf, {}) for name, (conf, _) in MODEL_REFUSALS.items()}
     results = {}
     for name, process in processes.items():
         try:

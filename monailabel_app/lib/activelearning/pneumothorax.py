@@ -1,7 +1,8 @@
 """Active learning and triage: score unlabelled studies with the served model, pick the next one to label.
 
-Scores are cached in each image's datastore info with the model version that made them; a new model version
-makes them stale, and they are recomputed (in batches) the next time a strategy or the scoring method needs them.
+Scores are cached in each image's datastore info with the model version and uncertainty method that made them; a
+new model version (or a restart with another ``mc_samples``) makes them stale, and they are recomputed (in batches)
+the next time a strategy or the scoring method needs them.
 """
 
 from __future__ import annotations
@@ -20,33 +21,38 @@ PROBABILITY_KEY = "ptx_probability"
 UNCERTAINTY_KEY = "ptx_uncertainty"
 FLAG_KEY = "ptx_flag"
 VERSION_KEY = "ptx_model_version"
+METHOD_KEY = "ptx_uncertainty_method"
 
 
-def stale_images(datastore, version: int) -> list[str]:
-    """Unlabelled studies without scores from model ``version``."""
+def stale_images(datastore, version: int, method: str) -> list[str]:
+    """Unlabelled studies without scores from model ``version`` and uncertainty ``method``."""
+    stamp = (version, method)
     return [
         image
         for image in datastore.get_unlabeled_images()
-        if datastore.get_image_info(image).get(VERSION_KEY) != version
+        if (datastore.get_image_info(image).get(VERSION_KEY), datastore.get_image_info(image).get(METHOD_KEY)) != stamp
     ]
 
 
 def refresh_scores(served: ServedModel, datastore, batch_size: int) -> int:
     """Score every unlabelled study whose scores are missing or stale; returns how many were scored."""
     version = served.record.version
-    pending = stale_images(datastore, version)
+    pending = stale_images(datastore, version, served.uncertainty_method)
     predictor = served.predictor()
+    uncertainty = served.uncertainty()
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]
         images = [read_cxr(datastore.get_image_uri(image)) for image in batch]
-        for image, score in zip(batch, score_images(predictor, images), strict=True):
+        for image, score in zip(batch, score_images(predictor, images, uncertainty), strict=True):
             datastore.update_image_info(
                 image,
                 {
                     PROBABILITY_KEY: round(score.probability, 6),
-                    UNCERTAINTY_KEY: round(score.uncertainty, 6),
+                    # Significant digits, not decimals: an early model's uncertainties can all lie below 1e-6.
+                    UNCERTAINTY_KEY: float(f"{score.uncertainty:.6g}"),
                     FLAG_KEY: score.flag,
                     VERSION_KEY: version,
+                    METHOD_KEY: served.uncertainty_method,
                 },
             )
     if pending:
@@ -55,10 +61,10 @@ def refresh_scores(served: ServedModel, datastore, batch_size: int) -> int:
 
 
 class PneumothoraxScoring(ScoringMethod):
-    """``POST /scoring/pneumothorax_scores``: probability, flip uncertainty and triage flag per unlabelled study."""
+    """``POST /scoring/pneumothorax_scores``: probability, uncertainty and triage flag per unlabelled study."""
 
     def __init__(self, served: ServedModel, batch_size: int):
-        super().__init__("Pneumothorax probability and flip-TTA uncertainty of unlabelled studies")
+        super().__init__(f"Pneumothorax probability and {served.uncertainty_method} uncertainty of unlabelled studies")
         self.served = served
         self.batch_size = batch_size
 
@@ -88,8 +94,9 @@ class HighestScore(Strategy):
 
 
 def uncertainty_strategy(served: ServedModel, batch_size: int) -> HighestScore:
-    """The study the current model is least sure about (largest flip disagreement)."""
-    return HighestScore(served, UNCERTAINTY_KEY, "Most uncertain study first (flip-TTA disagreement)", batch_size)
+    """The study the current model is least sure about (largest flip-TTA or MC-dropout disagreement)."""
+    description = f"Most uncertain study first ({served.uncertainty_method} disagreement)"
+    return HighestScore(served, UNCERTAINTY_KEY, description, batch_size)
 
 
 def triage_strategy(served: ServedModel, batch_size: int) -> HighestScore:

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from ptxseg.backends import BACKEND_KINDS, resolve_device
-from ptxseg.checkpoint import CheckpointMetadata, load_model, save_checkpoint
+from ptxseg.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
 from ptxseg.model import SUPPORTED_ENCODERS, build_model, describe_weights
 from ptxseg.model_store import ModelRecord, ModelStore
 from ptxseg.postprocess import ThresholdPostprocess
 from ptxseg.predict import Predictor
+from ptxseg.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty, require_dropout
 
 LOGGER = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class PneumothoraxSettings:
     """Typed app settings; every field is a ``--conf KEY VALUE`` key (see the README table).
 
     ``batch_size`` 0 means: 32 on GPU (the paper), 4 on CPU. ``model_dir`` empty means ``<app>/model``.
+    ``mc_samples`` 0 scores uncertainty by flip-TTA; N >= 2 by N MC-dropout draws (the model needs dropout:
+    ``dropout`` builds a new model with it).
     """
 
     encoder_weights: str | None = None
@@ -69,6 +72,8 @@ class PneumothoraxSettings:
     amp: bool = True
     scoring_batch_size: int = 8
     max_upload_mb: int = 64
+    mc_samples: int = 0
+    dropout: float = 0.0
 
     def __post_init__(self):
         if self.encoder not in SUPPORTED_ENCODERS:
@@ -86,6 +91,10 @@ class PneumothoraxSettings:
         for name in ("epochs", "patience", "scoring_batch_size", "max_upload_mb"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.mc_samples == 1 or self.mc_samples < 0:
+            raise ValueError(f"mc_samples must be 0 (flip-TTA uncertainty) or >= 2 (MC dropout), got {self.mc_samples}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.backend not in BACKEND_KINDS:
@@ -136,7 +145,10 @@ class ServedModel:
         self._lock = threading.Lock()
         self._predictor: Predictor | None = None
         self._loaded_stamp: tuple | None = None
+        self._uncertainty: Uncertainty | None = None
         self._ensure_loadable_model()
+        if settings.mc_samples:  # a model without dropout stops the server at start, not at the first scoring
+            require_dropout(load_checkpoint(self.store.served_path)[1], self.store.served_path.name)
 
     def _ensure_loadable_model(self) -> None:
         if not self.store.has_model():
@@ -163,8 +175,9 @@ class ServedModel:
                 raise ValueError(f"conf model={self.settings.model} cannot be served: {problem}")
             self.store.install(self.settings.model, trained=True, source=f"conf model={self.settings.model}")
             return
-        model = build_model(self.settings.encoder, encoder_weights=self.settings.encoder_weights)
-        metadata = CheckpointMetadata(encoder=self.settings.encoder, image_size=self.settings.image_size)
+        settings = self.settings
+        model = build_model(settings.encoder, encoder_weights=settings.encoder_weights, dropout=settings.dropout)
+        metadata = CheckpointMetadata(settings.encoder, image_size=settings.image_size, dropout=settings.dropout)
         self.store.directory.mkdir(parents=True, exist_ok=True)
         staging = save_checkpoint(self.store.directory / ".initial.safetensors", model, metadata)
         self.store.install(staging, trained=False, weights=describe_weights(model), source="initial (untrained)")
@@ -189,8 +202,27 @@ class ServedModel:
                     triage_threshold=self.settings.triage_threshold,
                 )
                 self._predictor.backend = OneCallAtATime(self._predictor.backend)
+                self._uncertainty = None
                 self._loaded_stamp = stamp
             return self._predictor
+
+    @property
+    def uncertainty_method(self) -> str:
+        """The name of the uncertainty measure active learning uses, without loading anything."""
+        return McDropoutUncertainty.method if self.settings.mc_samples else FlipUncertainty.method
+
+    def uncertainty(self) -> Uncertainty:
+        """How active learning measures the current model's uncertainty: flip-TTA, or MC dropout (``mc_samples``)."""
+        predictor = self.predictor()
+        with self._lock:
+            if self._uncertainty is None:
+                samples = self.settings.mc_samples
+                self._uncertainty = (
+                    McDropoutUncertainty.from_checkpoint(self.store.served_path, samples, self.device())
+                    if samples
+                    else FlipUncertainty(predictor)
+                )
+            return self._uncertainty
 
     def warm_up(self) -> None:
         """Load the model and run one forward pass, so the runtime is built before the first annotator waits."""
