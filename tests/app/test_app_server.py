@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,7 @@ def test_training_runs_to_completion_and_promotes_over_an_untrained_model(app_se
     assert status["status"] == "DONE", status
     result = training_result(status)
     assert result is not None and result["epochs"] == 1 and result["validation_images"] >= 1
+    assert result["cpu_threads"] == max(1, len(os.sched_getaffinity(0)) - 1)  # one core left to /infer
     after = app_server.get("/info/").json()["ptxseg"]["model"]
     if not before["trained"]:
         assert result["promoted"] and result["reason"] == "the served model was untrained"

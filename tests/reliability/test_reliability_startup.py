@@ -29,6 +29,7 @@ QUICK_REFUSALS = {
     "short token": ({}, {"PTXSEG_TOKEN": "letmein"}, "use at least 16"),
     "one MC sample": ({"mc_samples": "1"}, {}, "mc_samples must be 0 (flip-TTA uncertainty) or >= 2 (MC dropout)"),
     "dropout 1": ({"dropout": "1"}, {}, "dropout must be in [0, 1), got 1.0"),
+    "negative training threads": ({"train_threads": "-2"}, {}, "train_threads must be >= 0, got -2"),
 }
 # These pass the quick checks and are refused by the app when it loads the model (a full server start).
 MODEL_REFUSALS = {

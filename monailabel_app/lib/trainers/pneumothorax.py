@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import psutil
+import torch
 from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.configs.pneumothorax import PneumothoraxSettings, ServedModel
@@ -76,8 +77,6 @@ def _process_count(requested: int | None, multi_gpu: bool, device: str) -> int:
             raise ValueError(f"processes must be >= 1, got {requested}")
         return requested
     if multi_gpu and device.startswith("cuda"):
-        import torch
-
         return max(1, torch.cuda.device_count())
     return 1
 
@@ -154,11 +153,13 @@ class PneumothoraxTrainer(TrainTask):
         ]
         train_items, val_items = split_by_id(items, float(options.pop("val_fraction")))
         device = self.served.device()
+        processes = _process_count(options.pop("processes", None), options.pop("multi_gpu", False), device)
+        if device == "cpu" and processes == 1:
+            torch.set_num_threads(self.settings.training_threads())
         champion = self.served.record
         champion_metrics = evaluate_checkpoint(
             self.served.store.served_path, val_items, device, self.settings.threshold
         )
-        processes = _process_count(options.pop("processes", None), options.pop("multi_gpu", False), device)
         config = TrainConfig(
             image_size=self.settings.image_size,
             amp=self.settings.amp,
@@ -198,6 +199,7 @@ class PneumothoraxTrainer(TrainTask):
                 "epochs": result.epochs_run,
                 "stopped_early": result.stopped_early,
                 "processes": processes,
+                "cpu_threads": torch.get_num_threads() if device == "cpu" and processes == 1 else None,
             }
             outcome["promoted"], outcome["reason"] = _decide(champion.trained, outcome, result.checkpoint is not None)
             if outcome["promoted"]:
