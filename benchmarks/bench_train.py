@@ -19,6 +19,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from benchmarks.machine import describe_machine, machine_lines
 from benchmarks.model_inputs import phantom_training_items
 from benchmarks.report import finish, format_table
@@ -61,6 +63,8 @@ def _whole_epochs(train_items, val_items, config: TrainConfig, out_dir: Path) ->
 
 def run_benchmark(args: argparse.Namespace) -> dict:
     """Measure both views for each worker count."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
     machine = describe_machine()
     config = TrainConfig(
         image_size=args.size,
@@ -119,6 +123,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=8, help="steps per epoch")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs (after one warm-up epoch)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0], help="data loader worker counts to compare")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own, every core)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.size < 32 or args.size % 32:
