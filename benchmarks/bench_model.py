@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.model_inputs import mask_agreement, max_probability_difference, phantom_batch
+from benchmarks.model_inputs import input_side, mask_agreement, max_probability_difference, phantom_batch
 from benchmarks.report import finish, format_table, verdict
 from benchmarks.timing import summarize, time_ms
 from ptxseg.backends import (
@@ -171,16 +171,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_model", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="trained checkpoint (default: random-init --encoder)")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="encoder of the random-init model")
-    parser.add_argument("--size", type=int, help="input side (default: the checkpoint's size, else 512)")
+    parser.add_argument("--size", type=input_side, help="input side (default: the checkpoint's size, else 512)")
     parser.add_argument("--repeats", type=int, default=10, help="timed forwards per path (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed forwards per path before timing")
     parser.add_argument("--agreement-images", type=int, default=4, help="phantoms for the mask agreement")
     parser.add_argument("--threads", type=int, help="CPU threads for every runtime (default: each one's own)")
     parser.add_argument("--json", help="also write the results to this JSON file")
-    args = parser.parse_args(argv)
-    if args.size is not None and (args.size < 32 or args.size % 32):
-        parser.error(f"--size must be a multiple of 32 and >= 32 (the encoder downsamples 5 times), got {args.size}")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 import requests
 
 from benchmarks.machine import describe_machine, machine_lines
+from benchmarks.model_inputs import input_side
 from benchmarks.process_memory import PeakMemory, tree_memory_by_process, tree_pss_bytes, tree_rss_bytes
 from benchmarks.report import finish, format_table, verdict
 from benchmarks.stock_monai import StockMonaiPipeline
@@ -237,7 +238,7 @@ def print_results(results: dict) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--image-side", type=int, default=1024, help="rows and columns of the DICOM phantom")
-    parser.add_argument("--size", type=int, default=512, help="model input side (conf image_size)")
+    parser.add_argument("--size", type=input_side, default=512, help="model input side (conf image_size)")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="encoder of the server's initial model")
     parser.add_argument("--model", help="serve this checkpoint (conf model) instead of an untrained one")
     parser.add_argument("--requests", type=int, default=20, help="timed requests (and in-process repeats)")
@@ -245,8 +246,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stock-repeats", type=int, default=5, help="timed runs of the stock MONAI pipeline")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    if args.size < 32 or args.size % 32:
-        parser.error(f"--size must be a multiple of 32 and >= 32, got {args.size}")
     if args.image_side < 64:
         parser.error(f"--image-side must be >= 64 (the phantom's minimum), got {args.image_side}")
     return args

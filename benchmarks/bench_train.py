@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.model_inputs import phantom_training_items
+from benchmarks.model_inputs import input_side, phantom_training_items
 from benchmarks.report import finish, format_table
 from ptxseg.model import DEFAULT_ENCODER
 from ptxseg.train import TrainConfig, TrainingRun, train
@@ -118,7 +118,7 @@ def print_results(results: dict) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--encoder", default=DEFAULT_ENCODER)
-    parser.add_argument("--size", type=int, default=128, help="training image side (multiple of 32)")
+    parser.add_argument("--size", type=input_side, default=128, help="training image side (multiple of 32)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=8, help="steps per epoch")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs (after one warm-up epoch)")
@@ -126,8 +126,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own, every core)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    if args.size < 32 or args.size % 32:
-        parser.error(f"--size must be a multiple of 32 and >= 32, got {args.size}")
     if min(args.steps, args.epochs, args.batch_size) < 1:
         parser.error("--steps, --epochs and --batch-size must be >= 1")
     return args

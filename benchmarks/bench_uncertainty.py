@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.machine import describe_machine, machine_lines
+from benchmarks.model_inputs import input_side
 from benchmarks.report import finish, format_table
 from benchmarks.timing import summarize, time_ms
 from ptxseg.checkpoint import CheckpointMetadata, load_model, save_checkpoint
@@ -109,7 +110,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks.bench_uncertainty", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--encoder", default=DEFAULT_ENCODER)
-    parser.add_argument("--size", type=int, default=512, help="model input side")
+    parser.add_argument("--size", type=input_side, default=512, help="model input side")
     parser.add_argument("--images", type=int, default=2, help="images per scoring batch")
     parser.add_argument("--samples", type=int, default=8, help="MC-dropout draws")
     parser.add_argument("--dropout", type=float, default=0.2, help="decoder dropout of the model")

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 import numpy as np
 
 from ptxseg.data import LabelledImage
 from ptxseg.metrics import mean_per_image_dice
+from ptxseg.model import check_input_side
 from ptxseg.phantom import make_phantom
 from ptxseg.phantom_files import write_phantoms
 from ptxseg.transforms import fit_to_square, normalize
 
-__all__ = ["phantom_batch", "phantom_training_items", "mask_agreement", "max_probability_difference"]
+__all__ = ["input_side", "phantom_batch", "phantom_training_items", "mask_agreement", "max_probability_difference"]
+
+
+def input_side(text: str) -> int:
+    """argparse type for ``--size``: the library's input-side check, reported as a usage error."""
+    try:
+        return check_input_side(int(text), "the input side")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def phantom_batch(size: int, count: int = 1, seed: int = 0) -> np.ndarray:

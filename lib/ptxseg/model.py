@@ -33,6 +33,8 @@ __all__ = [
     "download_imagenet_weights",
     "recalibrate_batchnorm",
     "enable_mc_dropout",
+    "check_input_side",
+    "check_dropout",
 ]
 
 DEFAULT_ENCODER = "efficientnet-b4"
@@ -53,6 +55,30 @@ _STAGE_INDEX = re.compile(r"(.+)\.\d+(\.\d+\..+)")
 logger = logging.getLogger(__name__)
 
 
+def check_input_side(side: int, name: str = "image_size") -> int:
+    """Return ``side`` if the U-Net can take square inputs of that side, else raise a ValueError naming ``name``.
+
+    Example:
+        >>> check_input_side(512)
+        512
+    """
+    if side < 32 or side % 32:
+        raise ValueError(f"{name} must be a multiple of 32 and >= 32 (the encoder downsamples 5 times), got {side}")
+    return side
+
+
+def check_dropout(rate: float) -> float:
+    """Return ``rate`` if it is a usable decoder dropout rate (0 <= rate < 1), else raise a ValueError.
+
+    Example:
+        >>> check_dropout(0.2)
+        0.2
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {rate}")
+    return rate
+
+
 def _check_encoder(encoder: str) -> None:
     if encoder not in SUPPORTED_ENCODERS:
         raise ValueError(f"unknown encoder {encoder!r}; use one of {', '.join(SUPPORTED_ENCODERS)}")
@@ -68,8 +94,7 @@ def build_architecture(encoder: str = DEFAULT_ENCODER, in_channels: int = 1, dro
     _check_encoder(encoder)
     if in_channels < 1:
         raise ValueError(f"in_channels must be >= 1, got {in_channels}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    check_dropout(dropout)
     model = FlexibleUNet(
         in_channels=in_channels,
         out_channels=1,

@@ -25,7 +25,7 @@ from .backends import resolve_device
 from .checkpoint import CheckpointMetadata, load_model, save_checkpoint
 from .data import CachedFittedDataset, LabelledImage
 from .losses import DiceBCELoss
-from .model import build_model, recalibrate_batchnorm
+from .model import build_model, check_dropout, check_input_side, recalibrate_batchnorm
 from .transforms import normalize, train_augmentations
 from .validate import validate
 
@@ -61,14 +61,10 @@ class TrainConfig:
     dropout: float = 0.0
 
     def __post_init__(self):
-        positive = ("image_size", "batch_size", "epochs", "patience")
-        for name in positive:
+        check_input_side(self.image_size)
+        for name in ("batch_size", "epochs", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.image_size % 32:
-            raise ValueError(
-                f"image_size must be divisible by 32 (the encoder downsamples 5 times), got {self.image_size}"
-            )
         if not 0 < self.learning_rate or not 0 <= self.min_learning_rate <= self.learning_rate:
             raise ValueError("need 0 < learning_rate and 0 <= min_learning_rate <= learning_rate")
         if self.monitor not in MONITORED_METRICS:
@@ -77,8 +73,7 @@ class TrainConfig:
             raise ValueError(f"threshold must lie strictly between 0 and 1, got {self.threshold}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout(self.dropout)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import numpy as np
 
 from ptxseg.backends import BACKEND_KINDS, resolve_device
 from ptxseg.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
-from ptxseg.model import SUPPORTED_ENCODERS, build_model, describe_weights
+from ptxseg.model import SUPPORTED_ENCODERS, build_model, check_dropout, check_input_side, describe_weights
 from ptxseg.model_store import ModelRecord, ModelStore
 from ptxseg.postprocess import ThresholdPostprocess
 from ptxseg.predict import Predictor
@@ -80,8 +80,7 @@ class PneumothoraxSettings:
     def __post_init__(self):
         if self.encoder not in SUPPORTED_ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(SUPPORTED_ENCODERS)}, got {self.encoder!r}")
-        if self.image_size < 32 or self.image_size % 32:
-            raise ValueError(f"image_size must be a multiple of 32 and >= 32, got {self.image_size}")
+        check_input_side(self.image_size)
         for name in ("threshold", "triage_threshold"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must lie strictly between 0 and 1, got {getattr(self, name)}")
@@ -95,8 +94,7 @@ class PneumothoraxSettings:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.mc_samples == 1 or self.mc_samples < 0:
             raise ValueError(f"mc_samples must be 0 (flip-TTA uncertainty) or >= 2 (MC dropout), got {self.mc_samples}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout(self.dropout)
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.backend not in BACKEND_KINDS:
