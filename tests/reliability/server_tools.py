@@ -24,6 +24,7 @@ __all__ = [
     "MAX_UPLOAD_MB",
     "UNSAFE_NAME",
     "files_under",
+    "group_statuses",
     "kill_server_tree",
     "listening_addresses",
     "read_mask",
@@ -60,14 +61,14 @@ def kill_server_tree(server, groups: set[int] | None = None) -> None:
     signal_groups(groups, signal.SIGKILL)
     server.process.wait(30)
     deadline = time.monotonic() + 30
-    while any(_group_alive(group) for group in groups):
+    while any(status != psutil.STATUS_ZOMBIE for status in group_statuses(groups)):
         assert time.monotonic() < deadline, f"process groups {groups} survived SIGKILL"
         time.sleep(0.1)
 
 
-def _group_alive(group: int) -> bool:
-    alive = [p for p in psutil.process_iter(["status"]) if _pgid(p) == group]
-    return any(p.info["status"] != psutil.STATUS_ZOMBIE for p in alive)
+def group_statuses(groups: set[int]) -> list[str]:
+    """The psutil status of every process still in one of ``groups`` (zombies included)."""
+    return [p.info["status"] for p in psutil.process_iter(["status"]) if _pgid(p) in groups]
 
 
 def _pgid(process: psutil.Process) -> int | None:

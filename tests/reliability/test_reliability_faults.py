@@ -28,6 +28,7 @@ import pytest
 import requests
 from hostile_files import write_foreign_safetensors
 from server_tools import (
+    group_statuses,
     kill_server_tree,
     read_mask,
     served_digest,
@@ -134,20 +135,10 @@ def _freeze_mid_write(groups: set[int], folder: Path, writer: threading.Thread) 
 
 def _wait_until_stopped(groups: set[int]) -> None:
     deadline = time.monotonic() + 10
-    while any(p.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE) for p in _members(groups)):
+    stopped = (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE)
+    while any(status not in stopped for status in group_statuses(groups)):
         assert time.monotonic() < deadline, "the server tree did not stop on SIGSTOP"
         time.sleep(0.01)
-
-
-def _members(groups: set[int]) -> list[psutil.Process]:
-    members = []
-    for process in psutil.process_iter():
-        try:
-            if os.getpgid(process.pid) in groups:
-                members.append(process)
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            continue
-    return members
 
 
 def _kill_while_training_and_writing_a_label(server, lab, stored: np.ndarray) -> dict:
