@@ -26,12 +26,9 @@ METHOD_KEY = "ptx_uncertainty_method"
 
 def stale_images(datastore, version: int, method: str) -> list[str]:
     """Unlabelled studies without scores from model ``version`` and uncertainty ``method``."""
+    infos = {image: datastore.get_image_info(image) for image in datastore.get_unlabeled_images()}
     stamp = (version, method)
-    return [
-        image
-        for image in datastore.get_unlabeled_images()
-        if (datastore.get_image_info(image).get(VERSION_KEY), datastore.get_image_info(image).get(METHOD_KEY)) != stamp
-    ]
+    return [image for image, info in infos.items() if (info.get(VERSION_KEY), info.get(METHOD_KEY)) != stamp]
 
 
 def refresh_scores(served: ServedModel, datastore, batch_size: int) -> int:
