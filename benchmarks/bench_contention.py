@@ -1,7 +1,7 @@
 """Inference latency while the same CPU trains: what an annotator waits for while a fine-tune runs on the server.
 
 Times the library's read + predict + write of a DICOM phantom (the served CPU runtime) on a quiet machine, then
-while a second process trains the U-Net (forward, backward, Adam step, as ``ptxseg.train`` does) with every core
+while a second process trains the U-Net (forward, backward, Adam step, as ``ptxseg.training.loop`` does) with every core
 and with one core left free. On 2 cores the difference is the case for giving the trainer ``cores - 1`` threads.
 
     python -m benchmarks.bench_contention
@@ -22,12 +22,13 @@ import torch
 from benchmarks.machine import describe_machine, machine_lines
 from benchmarks.report import finish, format_table
 from benchmarks.timing import summarize, time_ms
-from ptxseg.checkpoint import CheckpointMetadata, save_checkpoint
-from ptxseg.io import read_cxr, write_label
-from ptxseg.model import DEFAULT_ENCODER, build_architecture
-from ptxseg.phantom import make_phantom
-from ptxseg.predict import Predictor
-from ptxseg.writers import quantize, write_dicom
+from ptxseg.inference.predictor import Predictor
+from ptxseg.io.labels import write_label
+from ptxseg.io.reader import read_cxr
+from ptxseg.io.writers import quantize, write_dicom
+from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
+from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
+from ptxseg.phantom.synthetic import make_phantom
 
 __all__ = ["main", "train_forever"]
 

@@ -1,7 +1,7 @@
 """Model forward on CPU: the naive PyTorch fp32 NCHW forward against every fast path, same process, same input.
 
 Paths: PyTorch channels_last (fp32, then with bf16 autocast), ONNX Runtime fp32, OpenVINO fp32 and bf16 (the last
-only where the CPU has native bf16), all built through ``ptxseg.backends`` on one ONNX export. Each is timed as the
+only where the CPU has native bf16), all built through ``ptxseg.inference.runtimes`` on one ONNX export. Each is timed as the
 median of ``--repeats`` batch-1 forwards after warm-up and compared with the naive forward: speed ratio, and the
 Dice of its thresholded masks against the fp32 masks on ``--agreement-images`` phantoms.
 
@@ -25,16 +25,11 @@ from benchmarks.machine import describe_machine, machine_lines
 from benchmarks.model_inputs import input_side, mask_agreement, max_probability_difference, phantom_batch
 from benchmarks.report import finish, format_table, verdict
 from benchmarks.timing import summarize, time_ms
-from ptxseg.backends import (
-    OnnxRuntimeBackend,
-    OpenVINOBackend,
-    TorchBackend,
-    cached_onnx_export,
-    cpu_supports_bf16,
-    select_backend,
-)
-from ptxseg.checkpoint import CheckpointMetadata, load_model, save_checkpoint
-from ptxseg.model import DEFAULT_ENCODER, build_architecture
+from ptxseg.compute.device import cpu_supports_bf16
+from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend, select_backend
+from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
+from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
+from ptxseg.model.onnx import cached_onnx_export
 
 __all__ = ["main", "run_benchmark", "FAST_PATH_TARGET"]
 

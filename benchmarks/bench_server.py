@@ -27,14 +27,16 @@ from benchmarks.process_memory import PeakMemory, tree_memory_by_process, tree_p
 from benchmarks.report import finish, format_table, verdict
 from benchmarks.stock_monai import StockMonaiPipeline
 from benchmarks.timing import summarize, time_ms
-from ptxseg.checkpoint import load_model
-from ptxseg.io import image_id, read_cxr, write_label
-from ptxseg.model import DEFAULT_ENCODER
-from ptxseg.model_store import ModelStore
-from ptxseg.phantom import make_phantom
-from ptxseg.predict import Predictor
-from ptxseg.transforms import fit_to_square, normalize
-from ptxseg.writers import quantize, write_dicom
+from ptxseg.inference.predictor import Predictor
+from ptxseg.io.labels import write_label
+from ptxseg.io.reader import image_id, read_cxr
+from ptxseg.io.writers import quantize, write_dicom
+from ptxseg.model.checkpoint import load_model
+from ptxseg.model.network import DEFAULT_ENCODER
+from ptxseg.phantom.synthetic import make_phantom
+from ptxseg.serving.store import ModelStore
+from ptxseg.transforms.fit import fit_to_square
+from ptxseg.transforms.intensity import normalize
 
 __all__ = ["main", "run_benchmark", "INFER_VS_FORWARD_TARGET", "INFER_VS_STOCK_TARGET", "RSS_TARGET_GB"]
 

@@ -1,10 +1,10 @@
 """Training throughput on CPU: images per second and the share of step time spent waiting for data.
 
-Two views of the same ``ptxseg.train`` code on phantoms at a small size and batch:
+Two views of the same ``ptxseg.training.loop`` code on phantoms at a small size and batch:
 
 * training steps only (``TrainingRun.train_epoch``): images/s and data-wait share of the steps themselves, after
   one warm-up epoch; this is what faster data loading could win.
-* whole epochs through ``ptxseg.train.train``: its history's ``seconds`` and ``data_wait_share``, whose epoch time
+* whole epochs through ``ptxseg.training.loop.train``: its history's ``seconds`` and ``data_wait_share``, whose epoch time
   also holds BatchNorm re-estimation and validation.
 
     python -m benchmarks.bench_train --encoder efficientnet-b4 --size 128 --batch-size 8
@@ -24,8 +24,9 @@ import torch
 from benchmarks.machine import describe_machine, machine_lines
 from benchmarks.model_inputs import input_side, phantom_training_items
 from benchmarks.report import finish, format_table
-from ptxseg.model import DEFAULT_ENCODER
-from ptxseg.train import TrainConfig, TrainingRun, train
+from ptxseg.model.network import DEFAULT_ENCODER
+from ptxseg.training.config import TrainConfig
+from ptxseg.training.loop import TrainingRun, train
 
 __all__ = ["main", "run_benchmark"]
 
@@ -52,7 +53,7 @@ def _steps_only(run: TrainingRun, epochs: int) -> dict:
 
 
 def _whole_epochs(train_items, val_items, config: TrainConfig, out_dir: Path) -> dict:
-    """Run ``ptxseg.train.train`` and read its own history; the first epoch is left out as warm-up."""
+    """Run ``ptxseg.training.loop.train`` and read its own history; the first epoch is left out as warm-up."""
     history = train(train_items, val_items, config, out_dir).history
     timed = history[1:] or history
     seconds = sum(record["seconds"] for record in timed)
@@ -86,7 +87,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
             rows.append({"view": "training steps only", "workers": workers, **_steps_only(run, args.epochs)})
             del run
             whole = _whole_epochs(train_items, val_items, worker_config, Path(folder) / f"run-{workers}")
-            rows.append({"view": "ptxseg.train epochs (history)", "workers": workers, **whole})
+            rows.append({"view": "ptxseg.training.loop epochs (history)", "workers": workers, **whole})
     for row in rows:
         row["images_per_s"] = round(row["images_per_s"], 2)
         row["data_wait_share"] = round(row["data_wait_share"], 3)

@@ -1,6 +1,6 @@
 """Active-learning scoring cost per image: flip-TTA against MC dropout, and MC dropout's encoder reuse.
 
-Each path scores the same batch of phantoms with ``ptxseg.scoring.score_images`` (one pass of the served CPU
+Each path scores the same batch of phantoms with ``ptxseg.inference.scoring.score_images`` (one pass of the served CPU
 runtime for the probability, then the uncertainty's own passes):
 
 - flip-TTA: a second pass of the served runtime, mirrored (the default, ``mc_samples 0``);
@@ -22,13 +22,13 @@ from benchmarks.machine import describe_machine, machine_lines
 from benchmarks.model_inputs import input_side
 from benchmarks.report import finish, format_table
 from benchmarks.timing import summarize, time_ms
-from ptxseg.checkpoint import CheckpointMetadata, load_model, save_checkpoint
 from ptxseg.image import CXRImage, Geometry
-from ptxseg.model import DEFAULT_ENCODER, build_architecture
-from ptxseg.phantom import make_phantom
-from ptxseg.predict import Predictor
-from ptxseg.scoring import score_images
-from ptxseg.uncertainty import DropoutSampler, McDropoutUncertainty
+from ptxseg.inference.predictor import Predictor
+from ptxseg.inference.scoring import score_images
+from ptxseg.inference.uncertainty import DropoutSampler, McDropoutUncertainty
+from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
+from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
+from ptxseg.phantom.synthetic import make_phantom
 
 __all__ = ["main", "run_benchmark"]
 

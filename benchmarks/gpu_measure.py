@@ -14,10 +14,11 @@ from torch.utils.data import DataLoader
 from benchmarks.model_inputs import mask_agreement, max_probability_difference, phantom_batch, phantom_training_items
 from benchmarks.report import format_table
 from benchmarks.timing import summarize, time_ms
-from ptxseg.backends import TorchBackend
-from ptxseg.checkpoint import load_model
-from ptxseg.model import DEFAULT_ENCODER, build_architecture
-from ptxseg.train import TrainConfig, TrainingRun
+from ptxseg.inference.runtimes import TorchBackend
+from ptxseg.model.checkpoint import load_model
+from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
+from ptxseg.training.config import TrainConfig
+from ptxseg.training.loop import TrainingRun
 
 __all__ = ["run_benchmark", "print_results"]
 

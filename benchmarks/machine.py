@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["describe_machine", "machine_lines"]
 
-# The CPU features the fast CPU paths depend on (see ptxseg.backends): native bf16 dot products and AMX tiles.
+# The CPU features the fast CPU paths depend on (see ptxseg.inference.runtimes): native bf16 dot products and AMX tiles.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile", "amx_int8")
 
 
@@ -43,7 +43,7 @@ def describe_machine() -> dict:
     import openvino
     import torch
 
-    from ptxseg.backends import cpu_supports_bf16
+    from ptxseg.compute.device import cpu_supports_bf16
 
     model, flags = _cpuinfo()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3

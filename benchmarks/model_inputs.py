@@ -7,12 +7,13 @@ import os
 
 import numpy as np
 
-from ptxseg.data import LabelledImage
-from ptxseg.metrics import mean_per_image_dice
-from ptxseg.model import check_input_side
-from ptxseg.phantom import make_phantom
-from ptxseg.phantom_files import write_phantoms
-from ptxseg.transforms import fit_to_square, normalize
+from ptxseg.datasets.labelled import LabelledImage
+from ptxseg.evaluation.metrics import mean_per_image_dice
+from ptxseg.model.network import check_input_side
+from ptxseg.phantom.files import write_phantoms
+from ptxseg.phantom.synthetic import make_phantom
+from ptxseg.transforms.fit import fit_to_square
+from ptxseg.transforms.intensity import normalize
 
 __all__ = ["input_side", "phantom_batch", "phantom_training_items", "mask_agreement", "max_probability_difference"]
 

@@ -1,6 +1,6 @@
 """Where the served CPU forward spends its time: OpenVINO's per-layer counters by layer type, f32 against bf16.
 
-Compiles the network's ONNX export with the hints ``ptxseg.backends.OpenVINOBackend`` uses plus ``PERF_COUNT``,
+Compiles the network's ONNX export with the hints ``ptxseg.inference.runtimes.OpenVINOBackend`` uses plus ``PERF_COUNT``,
 runs ``--repeats`` forwards per precision and sums each layer type's time. Shows which layers native bf16 speeds
 up (dense convolutions on dot-product kernels) and which it barely does (memory-bound depthwise convolutions,
 activations, reorders): the reason the bf16 forward's ratio to fp32 differs from CPU to CPU.
@@ -21,9 +21,10 @@ import openvino as ov
 from benchmarks.machine import describe_machine, machine_lines
 from benchmarks.model_inputs import phantom_batch
 from benchmarks.report import format_table, write_json
-from ptxseg.backends import cpu_supports_bf16, export_onnx
-from ptxseg.checkpoint import load_model
-from ptxseg.model import DEFAULT_ENCODER, build_architecture
+from ptxseg.compute.device import cpu_supports_bf16
+from ptxseg.model.checkpoint import load_model
+from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
+from ptxseg.model.onnx import export_onnx
 
 __all__ = ["main", "layer_times"]
 

@@ -8,7 +8,7 @@
 - ``run_sync`` (training or scoring inside the server process, which would freeze it), image uploads without an
   id and model uploads or deletions over HTTP are refused;
 - optional bearer token on every endpoint (``PTXSEG_TOKEN`` or ``PTXSEG_TOKEN_FILE``, see
-  ``ptxseg.cli_serve.configured_token``).
+  ``ptxseg.cli.serve.configured_token``).
 
 Everything here must be set up before the first request: Starlette freezes middleware when the app starts.
 """
@@ -28,7 +28,7 @@ from monailabel.interfaces.exception import MONAILabelError, MONAILabelException
 from starlette.datastructures import Headers
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from ptxseg.cli_serve import configured_token
+from ptxseg.cli.serve import configured_token
 
 LOGGER = logging.getLogger("ptxseg.server")
 DEFAULT_MAX_UPLOAD_MB = 64

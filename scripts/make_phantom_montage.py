@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: the montage is a file for the docs, never a window
 import matplotlib.pyplot as plt
 
-from ptxseg.phantom import make_phantom
+from ptxseg.phantom.synthetic import make_phantom
 
 # (positive, seed, difficulty): both sides, both sites, easy to subtle, and negatives for comparison.
 _EXAMPLES = [(True, 1, 0.0), (True, 6, 0.3), (True, 2, 0.5), (True, 10, 0.8), (False, 1, 0.3), (False, 4, 0.8)]

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ptxseg.data import LabelledImage
-from ptxseg.metrics import mean_per_image_dice
-from ptxseg.phantom import make_phantom
-from ptxseg.train import TrainConfig, TrainResult, train
-from ptxseg.validate import evaluate_checkpoint
-from ptxseg.writers import quantize, write_png
+from ptxseg.datasets.labelled import LabelledImage
+from ptxseg.evaluation.metrics import mean_per_image_dice
+from ptxseg.io.writers import quantize, write_png
+from ptxseg.phantom.synthetic import make_phantom
+from ptxseg.training.config import TrainConfig, TrainResult
+from ptxseg.training.loop import train
+from ptxseg.training.validate import evaluate_checkpoint
 
 SIZE = 128
 DIFFICULTY = 0.2

@@ -23,7 +23,7 @@ import numpy as np
 import requests
 import SimpleITK as sitk
 
-from ptxseg.demo import make_demo_studies
+from ptxseg.phantom.demo import make_demo_studies
 
 # Small and fast: 128 px phantoms through a b0 U-Net at 128 px on CPU.
 TEST_CONF = {"image_size": "128", "encoder": "efficientnet-b0", "batch_size": "4", "epochs": "1"}

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ptxseg.checkpoint import CheckpointMetadata, save_checkpoint
-from ptxseg.model import build_architecture, recalibrate_batchnorm
-from ptxseg.phantom import make_phantom
-from ptxseg.transforms import fit_to_square, normalize
+from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
+from ptxseg.model.network import build_architecture, recalibrate_batchnorm
+from ptxseg.phantom.synthetic import make_phantom
+from ptxseg.transforms.fit import fit_to_square
+from ptxseg.transforms.intensity import normalize
 
 SMALL_MODEL_SIZE = 64
 

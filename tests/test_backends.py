@@ -6,18 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ptxseg import backends
-from ptxseg.backends import (
-    OnnxRuntimeBackend,
-    OpenVINOBackend,
-    TorchBackend,
-    cached_onnx_export,
-    cpu_supports_bf16,
-    export_onnx,
-    resolve_device,
-    select_backend,
-)
-from ptxseg.model import build_architecture, recalibrate_batchnorm
+from ptxseg.compute.device import cpu_supports_bf16, resolve_device
+from ptxseg.inference import runtimes as backends
+from ptxseg.model import onnx as onnx_export
+from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend, select_backend
+from ptxseg.model.network import build_architecture, recalibrate_batchnorm
+from ptxseg.model.onnx import cached_onnx_export, export_onnx
 
 SIZE = 64
 
@@ -145,7 +139,7 @@ class _ExportRecorder:
 
 def test_cached_onnx_export_reuses_the_file_until_the_checkpoint_changes(tmp_path, monkeypatch):
     recorder = _ExportRecorder()
-    monkeypatch.setattr(backends, "export_onnx", recorder)
+    monkeypatch.setattr(onnx_export, "export_onnx", recorder)
     checkpoint = tmp_path / "model.safetensors"
     checkpoint.write_bytes(b"weights version 1")
 
@@ -170,7 +164,7 @@ def test_cached_onnx_export_reuses_the_file_until_the_checkpoint_changes(tmp_pat
 
 def test_cached_onnx_export_redoes_an_export_whose_stamp_is_missing(tmp_path, monkeypatch):
     recorder = _ExportRecorder()
-    monkeypatch.setattr(backends, "export_onnx", recorder)
+    monkeypatch.setattr(onnx_export, "export_onnx", recorder)
     checkpoint = tmp_path / "model.pt"
     checkpoint.write_bytes(b"weights")
     cached_onnx_export(None, SIZE, checkpoint)
@@ -183,7 +177,7 @@ def test_cached_onnx_export_redoes_an_export_whose_stamp_is_missing(tmp_path, mo
 
 def test_select_backend_kinds(model, onnx_path, tmp_path, monkeypatch):
     recorder = _ExportRecorder()
-    monkeypatch.setattr(backends, "export_onnx", recorder)
+    monkeypatch.setattr(onnx_export, "export_onnx", recorder)
     monkeypatch.setattr(backends, "OpenVINOBackend", lambda path, threads=None: ("openvino", path, threads))
     monkeypatch.setattr(backends, "OnnxRuntimeBackend", lambda path, threads=None: ("onnxruntime", path, threads))
     checkpoint = tmp_path / "model.safetensors"
@@ -208,7 +202,7 @@ def test_select_backend_auto_falls_back_to_onnxruntime_without_openvino(model, t
     def missing_openvino(path, threads=None):
         raise ImportError("No module named 'openvino'")
 
-    monkeypatch.setattr(backends, "export_onnx", _ExportRecorder())
+    monkeypatch.setattr(onnx_export, "export_onnx", _ExportRecorder())
     monkeypatch.setattr(backends, "OpenVINOBackend", missing_openvino)
     monkeypatch.setattr(backends, "OnnxRuntimeBackend", lambda path, threads=None: "onnxruntime")
     checkpoint = tmp_path / "model.safetensors"

@@ -63,7 +63,7 @@ def test_bench_train_reports_throughput_and_data_wait(tmp_path):
         str(tmp_path / "train.json"),
     )
     rows = json.loads((tmp_path / "train.json").read_text())["rows"]
-    assert [row["view"] for row in rows] == ["training steps only", "ptxseg.train epochs (history)"]
+    assert [row["view"] for row in rows] == ["training steps only", "ptxseg.training.loop epochs (history)"]
     for row in rows:
         assert row["images"] == 4  # 1 timed epoch x 2 steps x batch 2
         assert row["images_per_s"] > 0

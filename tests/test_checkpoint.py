@@ -10,10 +10,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ptxseg import checkpoint
-from ptxseg.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
-from ptxseg.model import build_architecture
-from ptxseg.postprocess import TripletPostprocess
+from ptxseg.model import checkpoint
+from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
+from ptxseg.model.network import build_architecture
+from ptxseg.transforms.postprocess import TripletPostprocess
 
 TRIPLET = {"kind": "triplet", "top_threshold": 0.75, "min_area": 500, "bottom_threshold": 0.3}
 

@@ -10,11 +10,11 @@ import pytest
 import SimpleITK as sitk
 from PIL import Image
 
-import ptxseg
-from ptxseg.cli import build_parser, command_modules, main
-from ptxseg.io import read_cxr
-from ptxseg.phantom import make_dataset
-from ptxseg.siim import load_siim_masks
+import ptxseg.cli
+from ptxseg.cli.main import build_parser, command_modules, main
+from ptxseg.datasets.siim import load_siim_masks
+from ptxseg.io.reader import read_cxr
+from ptxseg.phantom.synthetic import make_dataset
 
 SIZE = 64
 
@@ -180,20 +180,20 @@ def test_convert_siim_skips_images_without_a_row_and_writes_zero_labels_for_nega
 
 
 def test_commands_register_themselves_from_cli_modules(tmp_path, monkeypatch, capsys):
-    assert {"ptxseg.cli_phantoms", "ptxseg.cli_convert_siim"} <= {module.__name__ for module in command_modules()}
-    (tmp_path / "cli_hello.py").write_text(
+    assert {"ptxseg.cli.phantoms", "ptxseg.cli.convert_siim"} <= {module.__name__ for module in command_modules()}
+    (tmp_path / "hello.py").write_text(
         "def register(commands):\n"
         "    parser = commands.add_parser('hello')\n"
         "    parser.set_defaults(run=lambda args: print('hello from a new module') or 3)\n"
     )
-    monkeypatch.setattr(ptxseg, "__path__", [*ptxseg.__path__, str(tmp_path)])
-    monkeypatch.delitem(sys.modules, "ptxseg.cli_hello", raising=False)
+    monkeypatch.setattr(ptxseg.cli, "__path__", [*ptxseg.cli.__path__, str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "ptxseg.cli.hello", raising=False)
     try:
         assert build_parser().parse_args(["hello"]).command == "hello"
         assert main(["hello"]) == 3
         assert capsys.readouterr().out == "hello from a new module\n"
     finally:
-        sys.modules.pop("ptxseg.cli_hello", None)
+        sys.modules.pop("ptxseg.cli.hello", None)
 
 
 def test_python_dash_m_ptxseg_lists_the_commands():

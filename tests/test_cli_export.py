@@ -7,14 +7,14 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from ptxseg import export
-from ptxseg.backends import export_onnx
-from ptxseg.checkpoint import CheckpointMetadata, load_model, save_checkpoint
-from ptxseg.cli import main
-from ptxseg.model import build_architecture
-from ptxseg.model_store import PREVIOUS_NAME, RECORD_NAME, SERVED_NAME
-from ptxseg.phantom import make_phantom
-from ptxseg.transforms import normalize
+from ptxseg.cli.main import main
+from ptxseg.inference import onnx_check as export
+from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
+from ptxseg.model.network import build_architecture
+from ptxseg.model.onnx import export_onnx
+from ptxseg.phantom.synthetic import make_phantom
+from ptxseg.serving.store import PREVIOUS_NAME, RECORD_NAME, SERVED_NAME
+from ptxseg.transforms.intensity import normalize
 from small_model import write_small_checkpoint
 
 SIZE = 64

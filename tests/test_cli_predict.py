@@ -10,10 +10,10 @@ import pytest
 import SimpleITK as sitk
 from PIL import Image
 
-from ptxseg.cli import main
-from ptxseg.io import read_cxr
-from ptxseg.predict import Predictor
-from ptxseg.siim import rle_decode
+from ptxseg.cli.main import main
+from ptxseg.datasets.siim import rle_decode
+from ptxseg.inference.predictor import Predictor
+from ptxseg.io.reader import read_cxr
 from small_model import write_small_checkpoint
 
 NEGATIVE_UID = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819"

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ptxseg.checkpoint import load_checkpoint
-from ptxseg.cli import main
-from ptxseg.metrics import PooledCounts, per_image_dice
-from ptxseg.phantom_files import write_phantoms
+from ptxseg.cli.main import main
+from ptxseg.evaluation.metrics import PooledCounts, per_image_dice
+from ptxseg.model.checkpoint import load_checkpoint
+from ptxseg.phantom.files import write_phantoms
 
 TINY = ["--image-size", "64", "--batch-size", "4", "--encoder", "efficientnet-b0", "--no-augment"]
 

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from ptxseg.data import CachedFittedDataset, FittedSample, LabelledImage, fit_labelled_image
-from ptxseg.io import read_cxr, write_label
-from ptxseg.transforms import fit_mask, fit_to_square, train_augmentations
-from ptxseg.writers import write_png
+from ptxseg.datasets.labelled import CachedFittedDataset, FittedSample, LabelledImage, fit_labelled_image
+from ptxseg.io.labels import write_label
+from ptxseg.io.reader import read_cxr
+from ptxseg.io.writers import write_png
+from ptxseg.training.augment import train_augmentations
+from ptxseg.transforms.fit import fit_mask, fit_to_square
 
 SIZE = 32
 

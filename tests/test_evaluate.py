@@ -9,17 +9,17 @@ import pytest
 import torch
 from PIL import Image
 
-from ptxseg.checkpoint import load_checkpoint
-from ptxseg.cli import main
-from ptxseg.data import LabelledImage
-from ptxseg.evaluate import SWEEP_THRESHOLDS, ThresholdSweep, evaluate
-from ptxseg.evaluation_report import write_evaluation
-from ptxseg.io import read_cxr
-from ptxseg.metrics import PooledCounts, per_image_dice
-from ptxseg.postprocess import ThresholdPostprocess, postprocess_from_dict
-from ptxseg.predict import Predictor
-from ptxseg.transforms import normalize
-from ptxseg.writers import write_png
+from ptxseg.cli.main import main
+from ptxseg.datasets.labelled import LabelledImage
+from ptxseg.evaluation.evaluate import SWEEP_THRESHOLDS, ThresholdSweep, evaluate
+from ptxseg.evaluation.metrics import PooledCounts, per_image_dice
+from ptxseg.evaluation.report import write_evaluation
+from ptxseg.inference.predictor import Predictor
+from ptxseg.io.reader import read_cxr
+from ptxseg.io.writers import write_png
+from ptxseg.model.checkpoint import load_checkpoint
+from ptxseg.transforms.intensity import normalize
+from ptxseg.transforms.postprocess import ThresholdPostprocess, postprocess_from_dict
 from small_model import write_small_checkpoint
 
 SIZE = 64

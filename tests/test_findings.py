@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pydicom.multival import MultiValue
 
-from ptxseg.findings import MaskFindings, describe_mask, patient_right_is_image_left
+from ptxseg.inference.findings import MaskFindings, describe_mask, patient_right_is_image_left
 
 
 def _mask_with_columns(left_px: int, right_px: int, width: int = 100) -> np.ndarray:

@@ -27,7 +27,8 @@ from io_fixtures import (
     write_pillow,
 )
 from ptxseg.image import CXRReadError
-from ptxseg.io import SUPPORTED_SUFFIXES, image_id, read_cxr, read_label, write_label
+from ptxseg.io.labels import read_label, write_label
+from ptxseg.io.reader import SUPPORTED_SUFFIXES, image_id, read_cxr
 
 OBLIQUE_DICOM_TAGS = {"ImagePositionPatient": [-100.0, 50.0, 20.0], "ImageOrientationPatient": [0, 1, 0, 0, 0, -1]}
 GEOMETRY_3D = {"origin": (5.0, -7.5, 3.0), "spacing": (0.3, 0.2, 2.5), "direction": (0, 0, 1, 1, 0, 0, 0, 1, 0)}
@@ -447,10 +448,10 @@ def test_bad_input_raises_read_error_naming_file_and_reason(tmp_path, build, rea
 @pytest.mark.parametrize("name", ["dicom_8bit", "png_8bit", "jpeg", "nrrd_2d", "nifti_single_slice"])
 def test_pixel_limit_is_checked_for_every_format(tmp_path, monkeypatch, name):
     path = FORMATS[name](tmp_path)
-    monkeypatch.setattr(ptxseg.io, "MAX_PIXELS", 32 * 40 - 1)
+    monkeypatch.setattr(ptxseg.io.reader, "MAX_PIXELS", 32 * 40 - 1)
     with pytest.raises(CXRReadError, match=r"32 x 40 pixels exceeds MAX_PIXELS=1279"):
         read_cxr(path)
-    monkeypatch.setattr(ptxseg.io, "MAX_PIXELS", 32 * 40)
+    monkeypatch.setattr(ptxseg.io.reader, "MAX_PIXELS", 32 * 40)
     assert read_cxr(path).shape == IMAGE_SHAPE
 
 
@@ -530,7 +531,7 @@ def test_write_label_is_atomic(tmp_path, monkeypatch):
             half_written.write(b"NRRD0004\n")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ptxseg.io.sitk, "WriteImage", crash_mid_write)
+    monkeypatch.setattr(ptxseg.io.labels.sitk, "WriteImage", crash_mid_write)
     with pytest.raises(RuntimeError, match="disk full"):
         write_label(np.zeros(IMAGE_SHAPE, np.uint8), like=image, path=target)
     assert target.read_bytes() == before

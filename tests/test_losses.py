@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from ptxseg.losses import DiceBCELoss
+from ptxseg.training.losses import DiceBCELoss
 
 # One 2x2 image with a single foreground pixel.
 TARGET = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])

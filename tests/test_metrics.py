@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ptxseg.metrics import PooledCounts, image_level_metrics, mean_per_image_dice, per_image_dice
+from ptxseg.evaluation.metrics import PooledCounts, image_level_metrics, mean_per_image_dice, per_image_dice
 
 # truth: 4 pixels (top-left 2x2); pred: 6 pixels (rows 0-1, cols 1-3).
 # tp = (0,1),(1,1) = 2; fp = (0,2),(0,3),(1,2),(1,3) = 4; fn = (0,0),(1,0) = 2; tn = 16 - 8 = 8.

@@ -10,16 +10,14 @@ from monai.networks.nets.efficientnet import url_map
 from safetensors.torch import save_file
 from torch import nn
 
-from ptxseg.model import (
+from ptxseg.model.encoder_weights import WEIGHTS_CACHE_ENV, download_imagenet_weights, imagenet_weights_path
+from ptxseg.model.factory import build_model
+from ptxseg.model.network import (
     SUPPORTED_ENCODERS,
-    WEIGHTS_CACHE_ENV,
     build_architecture,
-    build_model,
     describe_weights,
-    download_imagenet_weights,
     enable_mc_dropout,
     identify_architecture,
-    imagenet_weights_path,
     recalibrate_batchnorm,
 )
 
@@ -42,7 +40,7 @@ def _batchnorms(model: nn.Module) -> list:
 
 
 def test_b4_forward_keeps_input_size_and_warns_it_is_random(caplog):
-    with caplog.at_level(logging.WARNING, logger="ptxseg.model"):
+    with caplog.at_level(logging.WARNING, logger="ptxseg.model.factory"):
         model = build_model()
     assert model.backbone == "efficientnet-b4"
     assert describe_weights(model) == "random"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ptxseg.phantom import make_dataset, make_phantom
+from ptxseg.phantom.synthetic import make_dataset, make_phantom
 
 
 def test_same_seed_gives_identical_phantom_and_other_seed_differs():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ptxseg.postprocess import (
+from ptxseg.transforms.postprocess import (
     ThresholdPostprocess,
     TripletPostprocess,
     pneumothorax_score,

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from ptxseg.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
-from ptxseg.data import LabelledImage
-from ptxseg.model import build_architecture
-from ptxseg.postprocess import ThresholdPostprocess, TripletPostprocess
-from ptxseg.postprocess_tuning import candidate_postprocesses, store_postprocess, tune_postprocess
-from ptxseg.predict import Predictor
-from ptxseg.transforms import IMAGENET_GREY_MEAN, IMAGENET_GREY_STD
-from ptxseg.writers import write_png
+from ptxseg.datasets.labelled import LabelledImage
+from ptxseg.evaluation.tuning import candidate_postprocesses, store_postprocess, tune_postprocess
+from ptxseg.inference.predictor import Predictor
+from ptxseg.io.writers import write_png
+from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
+from ptxseg.model.network import build_architecture
+from ptxseg.transforms.intensity import IMAGENET_GREY_MEAN, IMAGENET_GREY_STD
+from ptxseg.transforms.postprocess import ThresholdPostprocess, TripletPostprocess
 
 SIZE = 64
 

@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from ptxseg.checkpoint import CheckpointMetadata, save_checkpoint
 from ptxseg.image import CXRImage, Geometry
-from ptxseg.io import read_cxr
-from ptxseg.model import build_architecture, recalibrate_batchnorm
-from ptxseg.phantom import make_phantom
-from ptxseg.postprocess import ThresholdPostprocess
-from ptxseg.predict import Predictor
-from ptxseg.transforms import fit_to_square, normalize
-from ptxseg.writers import quantize, write_dicom
+from ptxseg.inference.predictor import Predictor
+from ptxseg.io.reader import read_cxr
+from ptxseg.io.writers import quantize, write_dicom
+from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
+from ptxseg.model.network import build_architecture, recalibrate_batchnorm
+from ptxseg.phantom.synthetic import make_phantom
+from ptxseg.transforms.fit import fit_to_square
+from ptxseg.transforms.intensity import normalize
+from ptxseg.transforms.postprocess import ThresholdPostprocess
 
 SIZE = 64
 # An 80 x 50 image fits the 64 grid scaled by 0.8 to 64 x 40, padded by 12 columns on each side: model-grid rows

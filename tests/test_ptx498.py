@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ptxseg.ptx498 import Sample, find_ptx498_pairs, read_mask
+from ptxseg.datasets.ptx498 import Sample, find_ptx498_pairs
+from ptxseg.io.masks import read_mask
 
 
 def _write_case(site: Path, case: str, with_mask: bool = True) -> None:

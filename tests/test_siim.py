@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ptxseg.siim import EMPTY_RLE, load_siim_masks, read_siim_rle_csv, rle_decode, rle_encode
+from ptxseg.datasets.siim import EMPTY_RLE, load_siim_masks, read_siim_rle_csv, rle_decode, rle_encode
 
 
 def test_decode_is_column_major_with_relative_starts():

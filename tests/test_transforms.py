@@ -4,17 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ptxseg.transforms import (
-    IMAGENET_GREY_MEAN,
-    IMAGENET_GREY_STD,
-    FitInfo,
-    fit_mask,
-    fit_to_square,
-    normalize,
-    train_augmentations,
-    undo_fit,
-    undo_fit_mask,
-)
+from ptxseg.training.augment import train_augmentations
+from ptxseg.transforms.fit import FitInfo, fit_mask, fit_to_square, undo_fit, undo_fit_mask
+from ptxseg.transforms.intensity import IMAGENET_GREY_MEAN, IMAGENET_GREY_STD, normalize
 
 
 def _dice(first: np.ndarray, second: np.ndarray) -> float:

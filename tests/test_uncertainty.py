@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from ptxseg.checkpoint import load_model
 from ptxseg.image import CXRImage, Geometry
-from ptxseg.model import build_architecture
-from ptxseg.phantom import make_phantom
-from ptxseg.predict import Predictor
-from ptxseg.scoring import score_images
-from ptxseg.transforms import fit_to_square, normalize
-from ptxseg.uncertainty import DropoutSampler, FlipUncertainty, McDropoutUncertainty, disagreement
+from ptxseg.inference.predictor import Predictor
+from ptxseg.inference.scoring import score_images
+from ptxseg.inference.uncertainty import DropoutSampler, FlipUncertainty, McDropoutUncertainty, disagreement
+from ptxseg.model.checkpoint import load_model
+from ptxseg.model.network import build_architecture
+from ptxseg.phantom.synthetic import make_phantom
+from ptxseg.transforms.fit import fit_to_square
+from ptxseg.transforms.intensity import normalize
 from small_model import SMALL_MODEL_SIZE, write_small_checkpoint
 
 SIZE = SMALL_MODEL_SIZE

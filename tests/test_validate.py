@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ptxseg.data import CachedFittedDataset, FittedSample
-from ptxseg.distributed import reduce_validation, shard_indices, world_size
-from ptxseg.metrics import PooledCounts
-from ptxseg.validate import ValidationResult, validate
+from ptxseg.compute.distributed import reduce_validation, shard_indices, world_size
+from ptxseg.datasets.labelled import CachedFittedDataset, FittedSample
+from ptxseg.evaluation.metrics import PooledCounts
+from ptxseg.training.validate import ValidationResult, validate
 
 # Three 2 x 2 images, (prediction, truth): Dice 0.5 (tp 1, fp 1, fn 1, tn 1), both empty (Dice 1.0, tn 4),
 # a false positive on an empty image (Dice 0.0, fp 1, tn 3). Pooled: tp 1, fp 2, fn 1, tn 8.

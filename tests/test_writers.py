@@ -1,12 +1,12 @@
-"""Phantom writers: quantisation, anonymous minimal DICOM, 8/16-bit PNG, each read back by ptxseg.io."""
+"""Phantom writers: quantisation, anonymous minimal DICOM, 8/16-bit PNG, each read back by ptxseg.io.reader."""
 
 import numpy as np
 import pydicom
 import pytest
 from PIL import Image
 
-from ptxseg.io import read_cxr
-from ptxseg.writers import quantize, write_dicom, write_png
+from ptxseg.io.reader import read_cxr
+from ptxseg.io.writers import quantize, write_dicom, write_png
 
 
 def _gradient(rows: int = 5, columns: int = 7) -> np.ndarray:

@@ -2,6 +2,6 @@
 
 import sys
 
-from ptxseg.cli import main
+from ptxseg.cli.main import main
 
 sys.exit(main())

@@ -21,8 +21,9 @@ from fastapi import HTTPException
 from filelock import FileLock
 from monailabel.datastore.local import DataModel, LocalDatastore
 
-from ptxseg.io import SUPPORTED_SUFFIXES, read_cxr, read_label, write_label
-from ptxseg.io import image_id as id_of_file
+from ptxseg.io.labels import read_label, write_label
+from ptxseg.io.reader import SUPPORTED_SUFFIXES, read_cxr
+from ptxseg.io.reader import image_id as id_of_file
 
 LOGGER = logging.getLogger(__name__)
 

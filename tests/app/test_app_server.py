@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from ptxseg.demo import DEMO_UID_ROOT
-from ptxseg.io import read_cxr, write_label
+from ptxseg.io.labels import write_label
+from ptxseg.io.reader import read_cxr
+from ptxseg.phantom.demo import DEMO_UID_ROOT
 from server_harness import infer_all, label_grid, training_result
 
 pytestmark = pytest.mark.server

@@ -11,8 +11,8 @@ import pytest
 import SimpleITK as sitk
 
 from phantom_training import SIZE
-from ptxseg.demo import write_studies
-from ptxseg.metrics import per_image_dice
+from ptxseg.evaluation.metrics import per_image_dice
+from ptxseg.phantom.demo import write_studies
 from server_harness import running_server, training_result
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -13,7 +13,7 @@ import numpy as np
 import psutil
 import SimpleITK as sitk
 
-from ptxseg.model_store import SERVED_NAME
+from ptxseg.serving.store import SERVED_NAME
 
 # The attacked server's upload limit (conf max_upload_mb): small, so that oversize attacks stay cheap.
 MAX_UPLOAD_MB = 1

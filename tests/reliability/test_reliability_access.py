@@ -15,11 +15,12 @@ import pytest
 from server_tools import listening_addresses, read_mask
 
 from io_fixtures import write_dicom
-from ptxseg import cli_serve
-from ptxseg.demo import DEMO_UID_ROOT
-from ptxseg.io import read_cxr, write_label
-from ptxseg.phantom import make_dataset
-from ptxseg.writers import quantize
+from ptxseg.cli import serve as cli_serve
+from ptxseg.io.labels import write_label
+from ptxseg.io.reader import read_cxr
+from ptxseg.io.writers import quantize
+from ptxseg.phantom.demo import DEMO_UID_ROOT
+from ptxseg.phantom.synthetic import make_dataset
 from server_harness import infer_all, make_test_studies, running_server
 
 SLICER_MODULE = Path(__file__).resolve().parents[2] / "slicer_plugin" / "PneumothoraxAnnotator"

@@ -13,8 +13,9 @@ import pytest
 import SimpleITK as sitk
 from server_tools import MAX_UPLOAD_MB, files_under, read_mask
 
-from ptxseg.demo import DEMO_UID_ROOT
-from ptxseg.io import read_cxr, write_label
+from ptxseg.io.labels import write_label
+from ptxseg.io.reader import read_cxr
+from ptxseg.phantom.demo import DEMO_UID_ROOT
 
 pytestmark = pytest.mark.server
 

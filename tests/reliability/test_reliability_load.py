@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from server_tools import tree_rss_bytes
 
-from ptxseg.io import read_cxr, write_label
+from ptxseg.io.labels import write_label
+from ptxseg.io.reader import read_cxr
 from server_harness import infer_all
 
 pytestmark = pytest.mark.server

@@ -13,8 +13,8 @@ from monailabel.interfaces.tasks.scoring import ScoringMethod
 from monailabel.interfaces.tasks.strategy import Strategy
 
 from lib.configs.pneumothorax import ServedModel
-from ptxseg.io import read_cxr
-from ptxseg.scoring import score_images
+from ptxseg.inference.scoring import score_images
+from ptxseg.io.reader import read_cxr
 
 LOGGER = logging.getLogger(__name__)
 PROBABILITY_KEY = "ptx_probability"

@@ -15,13 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ptxseg.backends import BACKEND_KINDS, resolve_device
-from ptxseg.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
-from ptxseg.model import SUPPORTED_ENCODERS, build_model, check_dropout, check_input_side, describe_weights
-from ptxseg.model_store import ModelRecord, ModelStore
-from ptxseg.postprocess import ThresholdPostprocess
-from ptxseg.predict import Predictor
-from ptxseg.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty, require_dropout
+from ptxseg.compute.device import resolve_device
+from ptxseg.inference.predictor import Predictor
+from ptxseg.inference.runtimes import BACKEND_KINDS
+from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty, require_dropout
+from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
+from ptxseg.model.factory import build_model
+from ptxseg.model.network import SUPPORTED_ENCODERS, check_dropout, check_input_side, describe_weights
+from ptxseg.serving.store import ModelRecord, ModelStore
+from ptxseg.transforms.postprocess import ThresholdPostprocess
 
 LOGGER = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ from fastapi import HTTPException
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
 from lib.configs.pneumothorax import ServedModel
-from ptxseg.io import read_cxr, write_label
+from ptxseg.io.labels import write_label
+from ptxseg.io.reader import read_cxr
 
 LABELS = {"pneumothorax": 1}
 

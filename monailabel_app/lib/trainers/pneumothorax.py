@@ -20,10 +20,12 @@ import torch
 from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.configs.pneumothorax import PneumothoraxSettings, ServedModel
-from ptxseg.data import LabelledImage, split_by_id
-from ptxseg.launch import run_distributed_training
-from ptxseg.train import TrainConfig, train
-from ptxseg.validate import evaluate_checkpoint
+from ptxseg.datasets.labelled import LabelledImage
+from ptxseg.datasets.splits import split_by_id
+from ptxseg.training.config import TrainConfig
+from ptxseg.training.loop import train
+from ptxseg.training.torchrun import run_distributed_training
+from ptxseg.training.validate import evaluate_checkpoint
 
 LOGGER = logging.getLogger(__name__)
 STATS_NAME = "train_stats.json"
@@ -82,7 +84,7 @@ def _process_count(requested: int | None, multi_gpu: bool, device: str) -> int:
 
 
 class PneumothoraxTrainer(TrainTask):
-    """Fine-tune from the served model with the paper's recipe (``ptxseg.train``), then promote or keep."""
+    """Fine-tune from the served model with the paper's recipe (``ptxseg.training.loop``), then promote or keep."""
 
     def __init__(self, served: ServedModel, settings: PneumothoraxSettings):
         super().__init__("Fine-tune the pneumothorax model on labels/final (champion/challenger)")

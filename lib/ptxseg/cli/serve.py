@@ -1,0 +1,230 @@
+"""``ptxseg serve``: start the MONAI Label server with the ptxseg app (on the built-in demo when no studies given).
+
+The server runs as a child process group (``python -m monailabel.main start_server``); stopping ``ptxseg serve``
+stops the server and any training or scoring it started, so no trainer is left orphaned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = [
+    "MIN_TOKEN_LENGTH",
+    "check_app_conf",
+    "configured_token",
+    "default_app_dir",
+    "register",
+    "run",
+    "server_command",
+    "server_environment",
+]
+
+ASGI_APP = "ptxseg_asgi:app"
+MIN_TOKEN_LENGTH = 16
+# MONAI Label features that reach the network or start work behind the user's back: off unless asked for.
+QUIET_SETTINGS = {
+    "MONAI_LABEL_TRACKING_ENABLED": "false",
+    "MONAI_LABEL_AUTO_UPDATE_SCORING": "false",
+    "MONAI_LABEL_SESSIONS": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` command to the ``ptxseg`` parser."""
+    parser = commands.add_parser(
+        "serve",
+        help="run the MONAI Label server with the pneumothorax app",
+        description="Serve the ptxseg MONAI Label app to 3D Slicer. Without --studies, a demo studies folder of "
+        "synthetic chest X-rays is created once in your user data folder and served.",
+    )
+    parser.add_argument("--studies", help="studies folder (DICOM/PNG/NRRD/NIfTI); default: the built-in demo")
+    parser.add_argument("--app", help="MONAI Label app folder (default: this checkout's monailabel_app)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument(
+        "--conf", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"), help="app setting (repeatable)"
+    )
+    parser.set_defaults(run=run)
+
+
+def default_app_dir() -> Path:
+    """The ``monailabel_app`` folder of the checkout this package was installed from."""
+    candidate = Path(__file__).resolve().parents[2] / "monailabel_app"
+    if not (candidate / "main.py").is_file():
+        raise ValueError(f"no MONAI Label app found at {candidate}; pass --app <path to monailabel_app>")
+    return candidate
+
+
+def configured_token(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The bearer token the server requires: ``PTXSEG_TOKEN``, else the content of the file ``PTXSEG_TOKEN_FILE``
+    names; None when neither is set (no token: keep the server on 127.0.0.1).
+
+    A named file that is unreadable or empty, or a token shorter than ``MIN_TOKEN_LENGTH``, is an error: the server
+    must never run open, or guessable, by mistake.
+
+    Example:
+        >>> configured_token({"PTXSEG_TOKEN": "correct-horse-battery-staple"})
+        'correct-horse-battery-staple'
+        >>> configured_token({}) is None
+        True
+    """
+    token = environ.get("PTXSEG_TOKEN")
+    token_file = environ.get("PTXSEG_TOKEN_FILE")
+    if not token and token_file:
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as error:
+            raise ValueError(f"PTXSEG_TOKEN_FILE={token_file} cannot be read: {error.strerror}") from error
+        if not token:
+            raise ValueError(f"PTXSEG_TOKEN_FILE={token_file} is empty: the server would run without a token")
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"the bearer token has {len(token)} characters; use at least {MIN_TOKEN_LENGTH}, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token or None
+
+
+# Loads the app's settings module by path under a private name (its ``lib`` package must not shadow anything) and
+# parses the conf; a bad conf exits 2 with the app's message as the last line.
+_CONF_CHECK = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("_ptxseg_app_settings", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+try:
+    module.PneumothoraxSettings.from_conf(json.loads(sys.argv[2]))
+except ValueError as error:
+    print(str(error).replace(chr(10), " "), file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+def check_app_conf(app_dir: Path, conf: dict[str, str]) -> None:
+    """Parse ``conf`` with the app's own settings class before anything starts: a typo fails in seconds, in one line.
+
+    Apps without ptxseg's settings module (``lib/configs/pneumothorax.py``) are left to check their conf themselves.
+
+    Raises:
+        ValueError: an unknown key or a bad value, with the app's message listing what is valid.
+
+    Example:
+        >>> check_app_conf(default_app_dir(), {"epochs": "-1"})
+        Traceback (most recent call last):
+        ValueError: epochs must be >= 1, got -1
+    """
+    source = app_dir / "lib" / "configs" / "pneumothorax.py"
+    if not source.is_file():
+        return
+    # In a short-lived process: the settings module imports torch and MONAI (about 1 GB), which the long-lived
+    # `ptxseg serve` parent must not keep resident beside the server.
+    checked = subprocess.run(
+        [sys.executable, "-c", _CONF_CHECK, str(source), json.dumps(conf)], capture_output=True, text=True
+    )
+    if checked.returncode == 2:
+        raise ValueError(checked.stderr.strip().splitlines()[-1])
+    if checked.returncode != 0:
+        raise RuntimeError(f"checking the app conf failed:\n{checked.stderr[-2000:]}")
+
+
+def server_environment(app_dir: Path, conf: dict[str, str], port: int) -> dict[str, str]:
+    """The server's environment: the app importable, network-reaching extras off, conf for the subprocesses."""
+    environment = {**os.environ, **QUIET_SETTINGS}
+    # MONAI Label's own Keycloak authentication stays off unless this environment turns it on (a stray ./.env
+    # cannot: environment variables win over it).
+    environment["MONAI_LABEL_AUTH_ENABLE"] = os.environ.get("MONAI_LABEL_AUTH_ENABLE", "false")
+    environment["PYTHONPATH"] = os.pathsep.join(p for p in (str(app_dir), os.environ.get("PYTHONPATH", "")) if p)
+    environment["MONAI_LABEL_APP_CONF"] = json.dumps(conf)
+    environment["MONAI_LABEL_SERVER_PORT"] = str(port)
+    # pydantic-settings would otherwise read a stray ./.env into MONAI Label's settings.
+    environment.pop("MONAI_LABEL_CORS_ORIGINS", None)
+    return environment
+
+
+def server_command(app_dir: Path, studies: Path, host: str, port: int, conf: dict[str, str]) -> list[str]:
+    """The ``monailabel start_server`` command line (run with this Python, not the bash wrapper)."""
+    command = [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(app_dir)]
+    command += ["--studies", str(studies), "--host", host, "--port", str(port), "--uvicorn_app", ASGI_APP]
+    for key, value in conf.items():
+        command += ["--conf", key, value]
+    return command
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the server, print how to reach it, and stop it (with its children) on Ctrl-C or SIGTERM."""
+    from ptxseg.phantom.demo import default_demo_dir, make_demo_studies
+
+    app_dir = Path(args.app).resolve() if args.app else default_app_dir()
+    if args.studies:
+        studies = Path(args.studies).resolve()
+        if not studies.is_dir():
+            raise ValueError(f"studies folder {studies} does not exist")
+    else:
+        studies = make_demo_studies(default_demo_dir())
+        print(f"demo studies (synthetic chest X-rays): {studies}")
+    token = configured_token()
+    conf = dict(args.conf)
+    check_app_conf(app_dir, conf)
+    if not _is_loopback(args.host):
+        access = (
+            "every request needs the bearer token"
+            if token
+            else "NO TOKEN IS SET: anyone who reaches it can read and change data (set PTXSEG_TOKEN_FILE)"
+        )
+        print(f"WARNING: binding to {args.host} exposes patient images to the network; {access}", file=sys.stderr)
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    print(f"ptxseg server: {url}   (model info: {url}/info/   API docs: {url}/docs)")
+    print(f"3D Slicer: open the PneumothoraxAnnotator module (or MONAI Label) and connect to {url}")
+    process = subprocess.Popen(
+        server_command(app_dir, studies, args.host, args.port, conf),
+        env=server_environment(app_dir, conf, args.port),
+        start_new_session=True,
+    )
+
+    signal.signal(signal.SIGTERM, _raise_stop_requested)
+    try:
+        return process.wait()
+    except (KeyboardInterrupt, _StopRequested) as interrupt:
+        _stop_group(process)
+        return 128 + (interrupt.args[0] if isinstance(interrupt, _StopRequested) else signal.SIGINT)
+
+
+class _StopRequested(Exception):
+    """SIGTERM arrived. Raised in the main thread so that its ``process.wait()`` ends (releasing Popen's wait
+    lock) before the group is stopped: waiting inside the signal handler deadlocks on that lock."""
+
+
+def _raise_stop_requested(signum, frame):
+    raise _StopRequested(signum)
+
+
+def _stop_group(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:
+    """Stop the server and everything it started (training and scoring run as its children)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

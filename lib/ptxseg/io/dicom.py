@@ -1,0 +1,154 @@
+"""Read a DICOM chest X-ray: decode with pydicom, apply the Modality LUT and the VOI (LUT or window), as a viewer does.
+
+Kept apart from ``ptxseg.io.reader`` because DICOM's display pipeline (PS3.3 C.11) and its spacing attributes are a
+subject of their own; ITK still supplies the geometry, so the label overlays in 3D Slicer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.multival import MultiValue
+from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi, convert_color_space
+
+from ptxseg.image import CXRImage
+from ptxseg.io.guards import check_pixel_count, luminance, percentile_window, read_error
+from ptxseg.io.itk import itk_geometry_matching
+
+__all__ = ["has_dicom_preamble", "read_dicom"]
+
+
+def has_dicom_preamble(path: Path) -> bool:
+    """Whether the file carries the ``DICM`` marker after its 128-byte preamble (a DICOM without a suffix).
+
+    Example:
+        >>> has_dicom_preamble(Path("1.2.276.0.7230010.3.1.4.8323329.12671.1517875241.63757"))
+        True
+    """
+    with path.open("rb") as file:
+        return file.read(132)[128:] == b"DICM"
+
+
+def read_dicom(path: Path, max_pixels: int) -> CXRImage:
+    """Read a single-frame DICOM as ``ptxseg.io.reader.read_cxr`` describes; refuse grids above ``max_pixels``.
+
+    Raises:
+        CXRReadError: not readable DICOM, no pixel data, multi-frame, too large, or undecodable.
+
+    Example:
+        >>> read_dicom(Path("chest.dcm"), max_pixels=100_000_000).metadata["format"]
+        'DICOM'
+    """
+    try:
+        # Deferring large values keeps the pixel data on disk until the header has been checked.
+        dataset = pydicom.dcmread(path, defer_size="1 KB")
+    except Exception as exc:  # pydicom raises many types on corrupt input; all mean "not readable DICOM"
+        raise read_error(path, f"not a valid DICOM file ({exc})") from exc
+    if "PixelData" not in dataset:
+        raise read_error(path, "DICOM without Pixel Data (not an image, or the file is truncated)")
+    frames = int(dataset.get("NumberOfFrames") or 1)
+    if frames > 1:
+        raise read_error(path, f"multi-frame DICOM with {frames} frames; a chest X-ray must be a single 2-D image")
+    rows, columns = int(dataset.get("Rows") or 0), int(dataset.get("Columns") or 0)
+    if rows < 1 or columns < 1:
+        raise read_error(path, f"DICOM Rows/Columns {rows} x {columns} do not describe an image")
+    check_pixel_count(path, rows, columns, max_pixels)
+    try:
+        stored = dataset.pixel_array
+    except Exception as exc:  # decoders raise many types; the reason is in the message
+        syntax = dataset.file_meta.get("TransferSyntaxUID", "unknown")
+        raise read_error(
+            path, f"pixel data cannot be decoded (transfer syntax {syntax}; truncated or corrupt?): {exc}"
+        ) from exc
+    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+    warnings: list[str] = []
+    if stored.ndim == 3:
+        pixels, windowing = _dicom_colour_to_grey(stored, dataset, photometric), "full stored range"
+    else:
+        pixels, windowing, voi_warnings = _dicom_voi(apply_modality_lut(stored, dataset), dataset)
+        warnings += voi_warnings
+        if photometric == "MONOCHROME1":
+            pixels = 1.0 - pixels
+    spacing, spacing_warnings = _dicom_pixel_spacing(dataset)
+    geometry = itk_geometry_matching(path, rows, columns)
+    syntax = dataset.file_meta.get("TransferSyntaxUID")
+    metadata = {
+        "path": str(path),
+        "format": "DICOM",
+        "photometric_interpretation": photometric,
+        "bits_stored": int(dataset.get("BitsStored") or 0),
+        "transfer_syntax": f"{syntax} ({syntax.name})" if syntax else "unknown",
+        "view_position": str(dataset.get("ViewPosition", "")),
+        "patient_orientation": [str(value) for value in (dataset.get("PatientOrientation") or [])],
+        "modality": str(dataset.get("Modality", "")),
+        "original_dtype": str(stored.dtype),
+        "windowing": windowing,
+    }
+    return CXRImage(pixels.astype(np.float32), spacing, geometry, metadata, warnings + spacing_warnings)
+
+
+def _dicom_colour_to_grey(stored: np.ndarray, dataset: pydicom.Dataset, photometric: str) -> np.ndarray:
+    # The JPEG and JPEG 2000 decoders already return RGB; only native (and RLE) YBR data is still YBR.
+    syntax = dataset.file_meta.get("TransferSyntaxUID")
+    if photometric.startswith("YBR_FULL") and (syntax is None or not syntax.is_compressed or syntax.is_rle):
+        stored = convert_color_space(stored, photometric, "RGB")
+    return luminance(stored) / (2 ** int(dataset.get("BitsStored") or 8) - 1)
+
+
+def _dicom_voi(values: np.ndarray, dataset: pydicom.Dataset) -> tuple[np.ndarray, str, list[str]]:
+    if dataset.get("VOILUTSequence"):
+        depth = int(dataset.VOILUTSequence[0].LUTDescriptor[2])
+        # The LUT is indexed by integer modality values; its output range is 0 .. 2**depth - 1 (PS3.3 C.11.2.1.1).
+        return apply_voi(np.rint(values).astype(np.int64), dataset, index=0) / (2**depth - 1), "VOI LUT", []
+    center, width = dataset.get("WindowCenter"), dataset.get("WindowWidth")
+    if center is None or width is None:
+        return percentile_window(values)
+    function = str(dataset.get("VOILUTFunction") or "LINEAR").upper()
+    try:
+        center, width = float(_first(center)), float(_first(width))
+        return _voi_window(values, center, width, function), f"{function} window center {center:g} width {width:g}", []
+    except (TypeError, ValueError) as exc:
+        pixels, windowing, warnings = percentile_window(values)
+        return pixels, windowing, [f"window ignored ({exc}); used a percentile window instead", *warnings]
+
+
+def _first(value):
+    return value[0] if isinstance(value, (list, tuple, MultiValue)) else value
+
+
+def _voi_window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """DICOM PS3.3 C.11.2.1.2-3 windows, mapped onto [0, 1]."""
+    values = np.asarray(values, dtype=np.float64)
+    if function == "LINEAR":
+        if width < 1:
+            raise ValueError(f"LINEAR window width {width:g} is below 1")
+        if width == 1:
+            return (values > center - 0.5).astype(np.float64)
+        return np.clip((values - (center - 0.5)) / (width - 1) + 0.5, 0.0, 1.0)
+    if width <= 0:
+        raise ValueError(f"{function} window width {width:g} is not positive")
+    if function == "LINEAR_EXACT":
+        return np.clip((values - center) / width + 0.5, 0.0, 1.0)
+    if function == "SIGMOID":
+        return 1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
+    raise ValueError(f"unknown VOI LUT Function {function!r}")
+
+
+def _dicom_pixel_spacing(dataset: pydicom.Dataset) -> tuple[tuple[float, float], list[str]]:
+    warnings = []
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
+        if keyword not in dataset:
+            continue
+        try:
+            raw = dataset[keyword].value
+            spacing = tuple(float(value) for value in raw)
+        except (TypeError, ValueError):  # a malformed DS raises while pydicom decodes it: report the bytes
+            raw, spacing = dataset.get_item(keyword).value, ()
+        if len(spacing) == 2 and all(np.isfinite(spacing)) and min(spacing) > 0:
+            if keyword == "ImagerPixelSpacing":
+                warnings.append("spacing from Imager Pixel Spacing (at the detector, not corrected for magnification)")
+            return spacing, warnings
+        warnings.append(f"{keyword} {raw!r} is not two positive numbers; ignored")
+    return (1.0, 1.0), [*warnings, "pixel spacing unknown; assumed 1.0 mm"]
