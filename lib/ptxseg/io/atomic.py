@@ -1,0 +1,56 @@
+"""The one atomic file write every writer uses: a crash leaves the old file or the new one, never half of one.
+
+The content goes to a temporary file in the target's own folder (so the final ``os.replace`` is a rename on one
+file system), which keeps the target's full name as its tail: libraries that choose the format from the suffix
+(SimpleITK, PIL, safetensors, torch) write the right format to it. A failed write removes the temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["TEMPORARY_PREFIX", "atomic_write", "write_text_atomically"]
+
+# Every temporary file starts with this, so a crash's leftovers are recognisable (and hidden).
+TEMPORARY_PREFIX = ".tmp-"
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``path`` atomically, on failure it is removed.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "label.nrrd"
+        >>> with atomic_write(target) as temporary:
+        ...     _ = temporary.write_text("content")
+        ...     temporary.name.endswith(".label.nrrd"), target.exists()
+        (True, False)
+        >>> target.read_text()
+        'content'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{TEMPORARY_PREFIX}{uuid.uuid4().hex[:12]}.{path.name}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` with :func:`atomic_write`; returns the path.
+
+    Example:
+        >>> import tempfile
+        >>> write_text_atomically(Path(tempfile.mkdtemp()) / "record.json", "{}").read_text()
+        '{}'
+    """
+    with atomic_write(path) as temporary:
+        temporary.write_text(text)
+    return Path(path)

@@ -1,0 +1,66 @@
+"""Parsing and range checks of option values; each raises a ValueError that names the option and the valid range."""
+
+from __future__ import annotations
+
+__all__ = ["check_at_least", "check_fraction", "check_probability", "parse_bool"]
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def parse_bool(value: str | bool) -> bool:
+    """A boolean from a bool or from ``true/false``, ``yes/no``, ``on/off``, ``1/0`` (any case).
+
+    Example:
+        >>> parse_bool("Yes"), parse_bool(False), parse_bool("0")
+        (True, False, False)
+        >>> parse_bool("maybe")
+        Traceback (most recent call last):
+        ValueError: expected true or false, got 'maybe'
+    """
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def check_probability(name: str, value: float) -> float:
+    """A threshold on a probability: strictly between 0 and 1 (0 would flag everything, 1 nothing).
+
+    Example:
+        >>> check_probability("triage_threshold", 1.0)
+        Traceback (most recent call last):
+        ValueError: triage_threshold must lie strictly between 0 and 1, got 1.0
+    """
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
+    return value
+
+
+def check_fraction(name: str, value: float) -> float:
+    """A share of the data set aside (validation): strictly between 0 and 1.
+
+    Example:
+        >>> check_fraction("val_fraction", 0.2)
+        0.2
+    """
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
+    return value
+
+
+def check_at_least(name: str, value: int | float, minimum: int | float) -> int | float:
+    """``value`` if it is at least ``minimum``.
+
+    Example:
+        >>> check_at_least("epochs", 0, 1)
+        Traceback (most recent call last):
+        ValueError: epochs must be >= 1, got 0
+    """
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
