@@ -59,7 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def default_app_dir() -> Path:
     """The ``monailabel_app`` folder of the checkout this package was installed from."""
-    candidate = Path(__file__).resolve().parents[2] / "monailabel_app"
+    candidate = Path(__file__).resolve().parents[3] / "monailabel_app"
     if not (candidate / "main.py").is_file():
         raise ValueError(f"no MONAI Label app found at {candidate}; pass --app <path to monailabel_app>")
     return candidate
