@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import pydicom
 import torch.distributed as dist
 
 from ptxseg.compute import distributed
@@ -20,10 +21,12 @@ from ptxseg.datasets.siim import rle_encode
 from ptxseg.datasets.specs import find_images
 from ptxseg.image import CXRImage, CXRReadError
 from ptxseg.inference.predictor import Prediction, Predictor
+from ptxseg.inference.seg import SEG_SUFFIX, save_seg, seg_of_prediction
 from ptxseg.io.masks import MASK_FORMATS, write_mask
 from ptxseg.io.reader import image_id, read_cxr
 
 __all__ = [
+    "OUTPUT_FORMATS",
     "PREDICTION_COLUMNS",
     "PREDICTIONS_NAME",
     "collect_inputs",
@@ -36,6 +39,8 @@ PREDICTION_COLUMNS = ("image_id", "probability", "area_cm2", "side", "flag", "pa
 PREDICTIONS_NAME = "predictions.csv"
 RLE_COLUMNS = ("ImageId", "EncodedPixels")
 _PART_PREFIX = ".predictions.rank"
+# "seg": a DICOM Segmentation of each DICOM input (``<id>.seg.dcm``), for a PACS to store beside its image.
+OUTPUT_FORMATS = (*MASK_FORMATS, "seg")
 
 
 def _inside(path: Path, folder: Path | None) -> bool:
@@ -119,19 +124,23 @@ def predict_files(
     mask_format: str = "png",
     batch_size: int = 4,
     with_rle: bool = False,
+    model_version: str = "",
+    triage_qualified: bool = False,
 ) -> list[dict[str, str]]:
     """Predict ``paths`` in this process, write one mask per readable image to ``out_dir``, return the CSV rows.
 
     Rows hold ``PREDICTION_COLUMNS`` as text (plus ``rle`` when ``with_rle``), in the order of ``paths``; an
-    unreadable file gets a row with only its id, path and ``error``.
+    unreadable file gets a row with only its id, path and ``error``. With ``mask_format="seg"`` each DICOM input
+    gets a SEG recording ``model_version`` and, unless ``triage_qualified``, "not qualified for triage"; a
+    non-DICOM input is a row with an error.
 
     Example:
         >>> rows = predict_files(predictor, [Path("chest.dcm")], Path("out"))  # doctest: +SKIP
         >>> rows[0]["side"], rows[0]["flag"]  # doctest: +SKIP
         ('left', 'true')
     """
-    if mask_format not in MASK_FORMATS:
-        raise ValueError(f"mask format must be one of {', '.join(MASK_FORMATS)}, got {mask_format!r}")
+    if mask_format not in OUTPUT_FORMATS:
+        raise ValueError(f"mask format must be one of {', '.join(OUTPUT_FORMATS)}, got {mask_format!r}")
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +150,14 @@ def predict_files(
         if not images:
             continue
         for path, image, prediction in zip(readable, images, predictor.predict_batch(images), strict=True):
-            write_mask(prediction.mask, image, out_dir, image_id(path), mask_format)
+            if mask_format != "seg":
+                write_mask(prediction.mask, image, out_dir, image_id(path), mask_format)
+            elif image.metadata["format"] != "DICOM":
+                rows.append(_row(path, error="--format seg needs DICOM inputs: a SEG references its source image"))
+                continue
+            else:
+                seg = seg_of_prediction(pydicom.dcmread(path), prediction, model_version, triage_qualified)
+                save_seg(seg, out_dir / f"{image_id(path)}{SEG_SUFFIX}")
             row = _row(path, prediction)
             if with_rle:
                 row["rle"] = rle_encode(prediction.mask)
@@ -189,6 +205,8 @@ def predict_archive(
     mask_format: str = "png",
     batch_size: int = 4,
     rle_path: str | os.PathLike | None = None,
+    model_version: str = "",
+    triage_qualified: bool = False,
 ) -> list[dict[str, str]]:
     """Predict all ``paths`` (this rank's share under ``torchrun``); rank 0 writes ``predictions.csv`` and the RLE file.
 
@@ -196,9 +214,11 @@ def predict_archive(
         predictor: the loaded model.
         paths: every input file, the same list on every rank (see :func:`collect_inputs`).
         out_dir: folder for the masks and ``predictions.csv``.
-        mask_format: ``png`` (0/255) or ``nrrd`` (on the image's geometry).
+        mask_format: ``png`` (0/255), ``nrrd`` (on the image's geometry) or ``seg`` (DICOM Segmentation).
         batch_size: images per forward pass.
         rle_path: where to write a Kaggle submission CSV (``ImageId,EncodedPixels``; ``-1`` when empty), or None.
+        model_version: recorded in each SEG (``seg`` format).
+        triage_qualified: whether the model is qualified for triage (``seg`` format; see ``predict_files``).
 
     Returns:
         On rank 0 all rows in input order; on other ranks their own.
@@ -208,7 +228,16 @@ def predict_archive(
     """
     out_dir = Path(out_dir)
     share = [paths[index] for index in distributed.shard_indices(len(paths))]
-    rows = predict_files(predictor, share, out_dir, mask_format, batch_size, with_rle=rle_path is not None)
+    rows = predict_files(
+        predictor,
+        share,
+        out_dir,
+        mask_format,
+        batch_size,
+        with_rle=rle_path is not None,
+        model_version=model_version,
+        triage_qualified=triage_qualified,
+    )
     columns = (*PREDICTION_COLUMNS, "rle") if rle_path is not None else PREDICTION_COLUMNS
     rows = _gather_rows(rows, paths, out_dir, columns)
     if distributed.rank() != 0:

@@ -79,6 +79,8 @@ class Predictor:
         self.image_size = image_size
         self.postprocess = postprocess or ThresholdPostprocess()
         self.triage_threshold = triage_threshold
+        # The checkpoint's metadata (set by from_checkpoint): its recorded triage qualification, for example.
+        self.metadata = None
 
     @classmethod
     def from_checkpoint(
@@ -93,7 +95,9 @@ class Predictor:
         model, metadata = load_model(path)
         chosen = postprocess or postprocess_from_dict(metadata.postprocess)
         runtime = select_backend(model, metadata.image_size, device=device, kind=backend, checkpoint=Path(path))
-        return cls(runtime, metadata.image_size, chosen, triage_threshold)
+        predictor = cls(runtime, metadata.image_size, chosen, triage_threshold)
+        predictor.metadata = metadata
+        return predictor
 
     def probability_maps(self, fitted: np.ndarray) -> np.ndarray:
         """Probabilities (N, S, S) for a batch of fitted [0, 1] images (N, S, S) at the model grid."""

@@ -1,0 +1,26 @@
+"""A checkpoint's identity: the digest of its bytes, so "the same model version" means the same weights anywhere."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+__all__ = ["checkpoint_digest"]
+
+
+def checkpoint_digest(path: str | os.PathLike, length: int = 16) -> str:
+    """``sha256:<first length hex digits>`` of the file: stable across copies, renames and restarts.
+
+    Example:
+        >>> import tempfile
+        >>> file = Path(tempfile.mkdtemp()) / "model.safetensors"
+        >>> _ = file.write_bytes(b"weights")
+        >>> checkpoint_digest(file)
+        'sha256:9a129038d9a00aed'
+    """
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()[:length]}"
