@@ -12,6 +12,7 @@ import threading
 from lib.activelearning.pneumothorax import PneumothoraxScoring, triage_strategy, uncertainty_strategy
 from lib.configs.pneumothorax import PneumothoraxSettings, ServedModel, model_dir_for
 from lib.datastore import PtxsegDatastore
+from lib.dicomweb_datastore import DicomwebDatastore
 from lib.infers.pneumothorax import PneumothoraxInfer
 from lib.trainers.pneumothorax import PneumothoraxTrainer
 from monailabel.interfaces.app import MONAILabelApp
@@ -19,6 +20,7 @@ from monailabel.tasks.activelearning.first import First
 from monailabel.tasks.activelearning.random import Random
 
 import ptxseg
+from ptxseg.serving.dicomweb.settings import PacsSettings
 
 LOGGER = logging.getLogger(__name__)
 TASK = "pneumothorax"
@@ -43,6 +45,7 @@ class PtxsegApp(MONAILabelApp):
     def __init__(self, app_dir: str, studies: str, conf: dict):
         # The init_* hooks run inside MONAILabelApp.__init__, so everything they use is built first.
         self.settings = PneumothoraxSettings.from_conf(conf)
+        self.pacs = PacsSettings.from_environment(conf)
         self.served = ServedModel(self.settings, model_dir_for(app_dir, self.settings))
         record = self.served.record
         if not record.trained:
@@ -74,8 +77,11 @@ class PtxsegApp(MONAILabelApp):
         except Exception:  # a broken model reports its real error on the first request; serving goes on
             LOGGER.exception("model warm-up failed")
 
-    def init_datastore(self) -> PtxsegDatastore:
-        """A local studies folder (PACS-exported DICOM, PNG, NRRD, NIfTI) with validated labels."""
+    def init_datastore(self) -> PtxsegDatastore | DicomwebDatastore:
+        """A PACS over DICOMweb (``ptxseg serve --dicomweb``; ``studies`` holds its local state), else a local
+        studies folder (PACS-exported DICOM, PNG, NRRD, NIfTI) with validated labels."""
+        if self.pacs is not None:
+            return DicomwebDatastore(self.pacs.studies(self.studies))
         return PtxsegDatastore(self.studies, max_upload_bytes=self.settings.max_upload_mb * 2**20)
 
     def init_infers(self) -> dict:

@@ -48,6 +48,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         "synthetic chest X-rays is created once in your user data folder and served.",
     )
     parser.add_argument("--studies", help="studies folder (DICOM/PNG/NRRD/NIfTI); default: the built-in demo")
+    parser.add_argument(
+        "--dicomweb",
+        metavar="URL",
+        help="serve the CR/DX instances of this DICOMweb PACS (e.g. http://127.0.0.1:8042/dicom-web) instead of a "
+        "folder; --studies then names the folder for its local cache and labels (default: one in your user data "
+        "folder). Password: PTXSEG_DICOMWEB_PASSWORD or PTXSEG_DICOMWEB_PASSWORD_FILE; bearer token: "
+        "PTXSEG_DICOMWEB_TOKEN or PTXSEG_DICOMWEB_TOKEN_FILE (never on the command line). Default: "
+        "$PTXSEG_DICOMWEB_URL",
+    )
+    parser.add_argument("--dicomweb-user", metavar="USER", help="PACS basic-auth user name")
+    parser.add_argument("--dicomweb-ca-bundle", metavar="PEM", help="certificate authorities to trust for https")
     parser.add_argument("--app", help="MONAI Label app folder (default: this checkout's monailabel_app)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
@@ -175,7 +186,11 @@ def run(args: argparse.Namespace) -> int:
     from ptxseg.phantom.demo import default_demo_dir, make_demo_studies
 
     app_dir = Path(args.app).resolve() if args.app else default_app_dir()
-    if args.studies:
+    conf = dict(args.conf)
+    args.dicomweb = args.dicomweb or os.environ.get("PTXSEG_DICOMWEB_URL")
+    if args.dicomweb:
+        studies = _connect_pacs(args, conf)
+    elif args.studies:
         studies = Path(args.studies).resolve()
         if not studies.is_dir():
             raise ValueError(f"studies folder {studies} does not exist")
@@ -183,7 +198,6 @@ def run(args: argparse.Namespace) -> int:
         studies = make_demo_studies(default_demo_dir())
         print(f"demo studies (synthetic chest X-rays): {studies}")
     token = configured_token()
-    conf = dict(args.conf)
     check_app_conf(app_dir, conf)
     if not _is_loopback(args.host):
         access = (
@@ -207,6 +221,34 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, _StopRequested) as interrupt:
         _stop_group(process)
         return 128 + (interrupt.args[0] if isinstance(interrupt, _StopRequested) else signal.SIGINT)
+
+
+def _connect_pacs(args: argparse.Namespace, conf: dict[str, str]) -> Path:
+    """Check the PACS answers with these credentials before anything starts; hand them to the server through its
+    environment. Returns the local state folder."""
+    import hashlib
+
+    from ptxseg.phantom.demo import default_demo_dir
+    from ptxseg.serving.dicomweb.client import PacsUnavailable
+    from ptxseg.serving.dicomweb.settings import ENVIRONMENT_KEYS, PacsSettings
+
+    os.environ[ENVIRONMENT_KEYS["url"]] = args.dicomweb
+    for key, value in (("user", args.dicomweb_user), ("ca_bundle", args.dicomweb_ca_bundle)):
+        if value:
+            os.environ[ENVIRONMENT_KEYS[key]] = value
+    pacs = PacsSettings.from_environment(conf)
+    try:
+        pacs.client().check()
+    except PacsUnavailable as error:
+        raise ValueError(f"cannot serve from the PACS: {error}") from error
+    if args.studies:
+        folder = Path(args.studies).resolve()
+    else:
+        digest = hashlib.sha256(args.dicomweb.encode()).hexdigest()[:12]
+        folder = default_demo_dir().parent / f"pacs-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"PACS {args.dicomweb}: serving {', '.join(pacs.modalities)} instances; local cache and labels in {folder}")
+    return folder
 
 
 class _StopRequested(Exception):

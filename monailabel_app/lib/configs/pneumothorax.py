@@ -22,6 +22,7 @@ from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, 
 from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
 from ptxseg.model.factory import build_model
 from ptxseg.model.network import SUPPORTED_ENCODERS, check_dropout, check_input_side, describe_weights
+from ptxseg.serving.dicomweb.settings import CONF_KEYS as PACS_CONF_KEYS
 from ptxseg.serving.store import ModelRecord, ModelStore
 from ptxseg.transforms.postprocess import ThresholdPostprocess
 
@@ -111,12 +112,12 @@ class PneumothoraxSettings:
     def from_conf(cls, conf: dict[str, str]) -> PneumothoraxSettings:
         """Parse MONAI Label's string conf; unknown keys are an error (a typo must not silently use a default)."""
         known = {item.name: item for item in fields(cls)}
-        unknown = sorted(set(conf) - set(known) - FRAMEWORK_KEYS)
+        unknown = sorted(set(conf) - set(known) - FRAMEWORK_KEYS - PACS_CONF_KEYS)
         if unknown:
-            raise ValueError(f"unknown conf key(s) {unknown}; valid keys: {sorted(known)}")
+            raise ValueError(f"unknown conf key(s) {unknown}; valid keys: {sorted(set(known) | PACS_CONF_KEYS)}")
         values = {}
         for name, value in conf.items():
-            if name in FRAMEWORK_KEYS:
+            if name in FRAMEWORK_KEYS or name in PACS_CONF_KEYS:  # the PACS keys are PacsSettings' to parse
                 continue
             try:
                 values[name] = CONF_PARSERS[known[name].type](value)

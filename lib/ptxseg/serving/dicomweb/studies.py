@@ -219,7 +219,8 @@ class PacsStudies:
         if not np.isin(values, (0, 1)).all():
             raise ValueError(f"label for {image_id!r} must hold only 0 and 1 (pneumothorax), found {np.unique(values)}")
         mask = values.astype(bool)
-        annotator = str((label_info or {}).get("annotator") or (label_info or {}).get("client_id") or "ptxseg user")
+        info = label_info or {}
+        annotator = str(info.get("annotator") or info.get("user") or info.get("client_id") or "ptxseg user")
         seg = correction_seg(pydicom.dcmread(image_path), mask, annotator=annotator)
         # Content-derived UIDs: a resend of the same label (after an outage, or a client retry) is the same SEG.
         digest = hashlib.sha256(np.packbits(mask).tobytes() + image_id.encode() + annotator.encode()).hexdigest()

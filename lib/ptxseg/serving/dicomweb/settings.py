@@ -1,0 +1,150 @@
+"""How ptxseg reaches a PACS: the URL and credentials from the environment (never on a command line, where every
+user of the machine can read them), the serving options from the app's ``--conf`` keys listed in ``CONF_KEYS``.
+
+``ptxseg serve --dicomweb URL`` sets the environment for the server it starts:
+
+==================================  ====================================================================
+``PTXSEG_DICOMWEB_URL``             the DICOMweb root, e.g. ``https://pacs.example.org/dicom-web``
+``PTXSEG_DICOMWEB_USER``            basic-auth user name (its password in ``PTXSEG_DICOMWEB_PASSWORD``
+                                    or the file ``PTXSEG_DICOMWEB_PASSWORD_FILE``)
+``PTXSEG_DICOMWEB_TOKEN(_FILE)``    a bearer token instead
+``PTXSEG_DICOMWEB_CA_BUNDLE``       PEM file of the certificate authorities to trust for https
+==================================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from ptxseg.options import check_at_least, parse_bool
+from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient
+
+__all__ = ["CONF_KEYS", "ENVIRONMENT_KEYS", "PacsSettings", "secret_from_environment"]
+
+ENVIRONMENT_KEYS = {
+    "url": "PTXSEG_DICOMWEB_URL",
+    "user": "PTXSEG_DICOMWEB_USER",
+    "password": "PTXSEG_DICOMWEB_PASSWORD",
+    "token": "PTXSEG_DICOMWEB_TOKEN",
+    "ca_bundle": "PTXSEG_DICOMWEB_CA_BUNDLE",
+}
+
+
+def secret_from_environment(name: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """``environ[name]``, else the stripped content of the file ``environ[name + "_FILE"]``, else None.
+
+    Example:
+        >>> secret_from_environment("PTXSEG_DICOMWEB_PASSWORD", {"PTXSEG_DICOMWEB_PASSWORD": "s3cret"})
+        's3cret'
+    """
+    if environ.get(name):
+        return environ[name]
+    path = environ.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text().strip() or None
+    except OSError as error:
+        raise ValueError(f"{name}_FILE={path} cannot be read: {error.strerror}") from error
+
+
+@dataclass(frozen=True)
+class PacsSettings:
+    """Everything about serving from a PACS and pre-screening its images; conf keys are the field names.
+
+    Example:
+        >>> settings = PacsSettings.from_conf({"dicomweb_modalities": "CR", "prescreen": "true"}, url="http://x/")
+        >>> settings.modalities, settings.prescreen
+        (('CR',), True)
+    """
+
+    url: str
+    auth: PacsAuth = field(default_factory=PacsAuth)
+    dicomweb_modalities: str = "CR,DX"
+    dicomweb_for_processing: bool = False
+    dicomweb_cache_mb: int = 2048
+    dicomweb_refresh_s: float = 10.0
+    dicomweb_timeout_s: float = 30.0
+    prescreen: bool = False
+    prescreen_interval_s: float = 10.0
+    triage_min_positives: int = 20
+    triage_min_negatives: int = 20
+    triage_min_sensitivity: float = 0.8
+    triage_min_specificity: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not self.modalities:
+            raise ValueError("dicomweb_modalities must name at least one modality, e.g. CR,DX")
+        check_at_least("dicomweb_cache_mb", self.dicomweb_cache_mb, 1)
+        for name in ("dicomweb_refresh_s", "dicomweb_timeout_s", "prescreen_interval_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
+        self.criteria  # noqa: B018 -- checks the triage minimums now, not at the first promotion
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The served modalities, upper case."""
+        return tuple(part.strip().upper() for part in self.dicomweb_modalities.split(",") if part.strip())
+
+    @property
+    def criteria(self):
+        """The bar a model must clear to flag studies (a ``TriageCriteria``)."""
+        # Imported here: ``ptxseg serve`` reads these settings to check the PACS and must not load torch.
+        from ptxseg.evaluation.triage import TriageCriteria
+
+        return TriageCriteria(
+            self.triage_min_positives,
+            self.triage_min_negatives,
+            self.triage_min_sensitivity,
+            self.triage_min_specificity,
+        )
+
+    @classmethod
+    def from_conf(cls, conf: Mapping[str, str], url: str, auth: PacsAuth | None = None) -> PacsSettings:
+        """Parse the PACS keys of an app conf (other keys are the app's, and ignored here)."""
+        parsers = {"bool": parse_bool, "int": int, "float": float, "str": str}
+        values = {}
+        for item in fields(cls):
+            if item.name in conf and item.name in CONF_KEYS:
+                try:
+                    values[item.name] = parsers[item.type](conf[item.name])
+                except ValueError as error:
+                    raise ValueError(f"conf {item.name}={conf[item.name]!r}: {error}") from error
+        return cls(url=url, auth=auth or PacsAuth(), **values)
+
+    @classmethod
+    def from_environment(cls, conf: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> PacsSettings | None:
+        """The settings when ``PTXSEG_DICOMWEB_URL`` is set, else None (the app serves its studies folder)."""
+        url = environ.get(ENVIRONMENT_KEYS["url"])
+        if not url:
+            return None
+        auth = PacsAuth(
+            username=environ.get(ENVIRONMENT_KEYS["user"]) or None,
+            password=secret_from_environment(ENVIRONMENT_KEYS["password"], environ),
+            token=secret_from_environment(ENVIRONMENT_KEYS["token"], environ),
+            ca_bundle=environ.get(ENVIRONMENT_KEYS["ca_bundle"]) or None,
+        )
+        return cls.from_conf(conf, url, auth)
+
+    def client(self) -> PacsClient:
+        """A client of the PACS with these credentials and timeout."""
+        return PacsClient(self.url, self.auth, timeout_s=self.dicomweb_timeout_s)
+
+    def studies(self, folder: str | os.PathLike):
+        """The served studies (a ``PacsStudies``) with their local state in ``folder``."""
+        from ptxseg.serving.dicomweb.studies import PacsStudies
+
+        return PacsStudies(
+            self.client(),
+            folder,
+            modalities=self.modalities,
+            for_processing=self.dicomweb_for_processing,
+            cache_bytes=self.dicomweb_cache_mb * 2**20,
+            refresh_s=self.dicomweb_refresh_s,
+        )
+
+
+CONF_KEYS = frozenset(item.name for item in fields(PacsSettings) if item.name not in ("url", "auth"))
