@@ -224,23 +224,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _connect_pacs(args: argparse.Namespace, conf: dict[str, str]) -> Path:
-    """Check the PACS answers with these credentials before anything starts; hand them to the server through its
-    environment. Returns the local state folder."""
+    """Check the PACS before anything starts (its settings reach the server through the environment); returns the
+    local state folder."""
     import hashlib
 
     from ptxseg.phantom.demo import default_demo_dir
-    from ptxseg.serving.dicomweb.client import PacsUnavailable
-    from ptxseg.serving.dicomweb.settings import ENVIRONMENT_KEYS, PacsSettings
+    from ptxseg.serving.dicomweb.settings import connect_from_command_line
 
-    os.environ[ENVIRONMENT_KEYS["url"]] = args.dicomweb
-    for key, value in (("user", args.dicomweb_user), ("ca_bundle", args.dicomweb_ca_bundle)):
-        if value:
-            os.environ[ENVIRONMENT_KEYS[key]] = value
-    pacs = PacsSettings.from_environment(conf)
-    try:
-        pacs.client().check()
-    except PacsUnavailable as error:
-        raise ValueError(f"cannot serve from the PACS: {error}") from error
+    pacs = connect_from_command_line(args.dicomweb, args.dicomweb_user, args.dicomweb_ca_bundle, conf)
     if args.studies:
         folder = Path(args.studies).resolve()
     else:

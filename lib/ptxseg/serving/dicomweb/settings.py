@@ -22,7 +22,7 @@ from pathlib import Path
 from ptxseg.options import check_at_least, parse_bool
 from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient
 
-__all__ = ["CONF_KEYS", "ENVIRONMENT_KEYS", "PacsSettings", "secret_from_environment"]
+__all__ = ["CONF_KEYS", "ENVIRONMENT_KEYS", "PacsSettings", "connect_from_command_line", "secret_from_environment"]
 
 ENVIRONMENT_KEYS = {
     "url": "PTXSEG_DICOMWEB_URL",
@@ -145,6 +145,30 @@ class PacsSettings:
             cache_bytes=self.dicomweb_cache_mb * 2**20,
             refresh_s=self.dicomweb_refresh_s,
         )
+
+
+def connect_from_command_line(
+    url: str, user: str | None, ca_bundle: str | None, conf: Mapping[str, str]
+) -> PacsSettings:
+    """The settings of ``--dicomweb URL --dicomweb-user U --dicomweb-ca-bundle PEM`` (secrets from the environment),
+    exported to this process's environment for the server it starts, checked against the PACS before anything
+    starts.
+
+    Raises:
+        ValueError: the PACS cannot be used (unreachable, credentials refused, not DICOMweb), saying why.
+    """
+    from ptxseg.serving.dicomweb.client import PacsUnavailable
+
+    os.environ[ENVIRONMENT_KEYS["url"]] = url
+    for key, value in (("user", user), ("ca_bundle", ca_bundle)):
+        if value:
+            os.environ[ENVIRONMENT_KEYS[key]] = value
+    settings = PacsSettings.from_environment(conf)
+    try:
+        settings.client().check()
+    except PacsUnavailable as error:
+        raise ValueError(f"cannot use the PACS: {error}") from error
+    return settings
 
 
 CONF_KEYS = frozenset(item.name for item in fields(PacsSettings) if item.name not in ("url", "auth"))

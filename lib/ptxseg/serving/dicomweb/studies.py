@@ -144,7 +144,8 @@ class PacsStudies:
     def list_images(self) -> list[str]:
         """SOP Instance UIDs of every served image."""
         self.refresh()
-        return sorted(self._images)
+        with self._lock:  # pre-screening refreshes from its own thread
+            return sorted(self._images)
 
     def ref(self, image_id: str) -> InstanceRef:
         """Where an image lives in the PACS; ``UnknownImage`` when it is not served."""
@@ -176,7 +177,8 @@ class PacsStudies:
         """Images with a label tagged ``label_tag`` (default ``final``)."""
         tag = label_tag or "final"
         self.refresh()
-        return sorted(uid for uid, labels in self._labels.items() if tag in labels and uid in self._images)
+        with self._lock:
+            return sorted(uid for uid, labels in self._labels.items() if tag in labels and uid in self._images)
 
     def get_unlabeled_images(self, label_tag: str | None = None) -> list[str]:
         """Images without a ``final`` (or ``label_tag``) label."""
