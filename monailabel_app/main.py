@@ -9,11 +9,13 @@ import logging
 import random
 import threading
 
+from fastapi import HTTPException
 from lib.activelearning.pneumothorax import PneumothoraxScoring, triage_strategy, uncertainty_strategy
 from lib.configs.pneumothorax import PneumothoraxSettings, ServedModel, model_dir_for
 from lib.datastore import PtxsegDatastore
 from lib.dicomweb_datastore import DicomwebDatastore
 from lib.infers.pneumothorax import PneumothoraxInfer
+from lib.prescreening import Prescreening, WorklistTriage
 from lib.trainers.pneumothorax import PneumothoraxTrainer
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.tasks.activelearning.first import First
@@ -46,6 +48,7 @@ class PtxsegApp(MONAILabelApp):
         # The init_* hooks run inside MONAILabelApp.__init__, so everything they use is built first.
         self.settings = PneumothoraxSettings.from_conf(conf)
         self.pacs = PacsSettings.from_environment(conf)
+        self.prescreening: Prescreening | None = None
         self.served = ServedModel(self.settings, model_dir_for(app_dir, self.settings))
         record = self.served.record
         if not record.trained:
@@ -69,6 +72,8 @@ class PtxsegApp(MONAILabelApp):
         pay for loading it and compiling the CPU runtime."""
         super().on_init_complete()
         threading.Thread(target=self._warm_up, name="ptxseg-warm-up", daemon=True).start()
+        if self.prescreening is not None:
+            self.prescreening.start()
 
     def _warm_up(self) -> None:
         try:
@@ -81,7 +86,10 @@ class PtxsegApp(MONAILabelApp):
         """A PACS over DICOMweb (``ptxseg serve --dicomweb``; ``studies`` holds its local state), else a local
         studies folder (PACS-exported DICOM, PNG, NRRD, NIfTI) with validated labels."""
         if self.pacs is not None:
-            return DicomwebDatastore(self.pacs.studies(self.studies))
+            datastore = DicomwebDatastore(self.pacs.studies(self.studies))
+            if self.pacs.prescreen:
+                self.prescreening = Prescreening(self.served, datastore, self.pacs)
+            return datastore
         return PtxsegDatastore(self.studies, max_upload_bytes=self.settings.max_upload_mb * 2**20)
 
     def init_infers(self) -> dict:
@@ -97,7 +105,7 @@ class PtxsegApp(MONAILabelApp):
         batch = self.settings.scoring_batch_size
         return {
             "uncertainty": uncertainty_strategy(self.served, batch),
-            "triage": triage_strategy(self.served, batch),
+            "triage": WorklistTriage(self.prescreening) if self.prescreening else triage_strategy(self.served, batch),
             "random": RandomStudy(),
             "first": First(),
         }
@@ -133,4 +141,12 @@ class PtxsegApp(MONAILabelApp):
             "uncertainty": self.served.uncertainty_method,
             "ptxseg_version": ptxseg.__version__,
         }
+        if self.prescreening is not None:
+            info["ptxseg"]["prescreen"] = self.prescreening.prescreener.status()
         return info
+
+    def worklist(self) -> dict:
+        """``GET /worklist/``: the pre-screening worklist (404 when pre-screening is off)."""
+        if self.prescreening is None:
+            raise HTTPException(404, "pre-screening is off: serve a PACS with --dicomweb URL --conf prescreen true")
+        return self.prescreening.worklist()

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from monailabel.app import app
 from monailabel.endpoints import infer as stock_infer
 from monailabel.interfaces.exception import MONAILabelError, MONAILabelException
+from monailabel.interfaces.utils.app import app_instance
 from starlette.datastructures import Headers
 from starlette.middleware.base import BaseHTTPMiddleware
 
@@ -159,6 +160,14 @@ def infer_in_thread(
 
 # The stock async route is registered first and would shadow ours: move ours to the front.
 app.router.routes.insert(0, app.router.routes.pop())
+
+
+@app.get("/worklist/", summary="Pre-screening worklist: flagged first, with probability, flag, acquisition, review")
+def worklist():
+    """The PACS pre-screening worklist (``--dicomweb URL --conf prescreen true``); 404 when pre-screening is off."""
+    return app_instance().worklist()
+
+
 app.add_exception_handler(MONAILabelException, _monailabel_error)
 app.add_exception_handler(json.JSONDecodeError, _bad_json)
 app.add_exception_handler(ValueError, _bad_value)

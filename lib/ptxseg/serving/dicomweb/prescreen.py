@@ -61,7 +61,8 @@ class Screening:
 
 class Prescreener:
     """Screens the served instances of ``studies`` with the model ``model()`` returns (asked once a round, so a
-    promoted model takes over at the next round).
+    promoted model takes over at the next round); ``on_result`` hears of each result (the app keeps it in the
+    image's info for the Slicer worklist).
 
     Example:
         >>> model = ModelForScreening(predictor, "v3", qualification)  # doctest: +SKIP
@@ -72,9 +73,15 @@ class Prescreener:
         True
     """
 
-    def __init__(self, studies: PacsStudies, model: Callable[[], ModelForScreening]):
+    def __init__(
+        self,
+        studies: PacsStudies,
+        model: Callable[[], ModelForScreening],
+        on_result: Callable[[Screening], None] | None = None,
+    ):
         self.studies = studies
         self.model = model
+        self.on_result = on_result
         self.path = studies.folder / LEDGER_NAME
         self._lock = threading.Lock()
         self.last_error: str | None = None
@@ -143,6 +150,8 @@ class Prescreener:
         )
         self._ledger[sop_uid] = asdict(result)
         write_text_atomically(self.path, json.dumps(self._ledger))
+        if self.on_result is not None:
+            self.on_result(result)
 
     def status(self) -> dict:
         """For ``/info`` and the worklist: the model's triage qualification in words, the last round, the last error."""

@@ -298,10 +298,10 @@ class PacsStudies:
         }
 
     def json(self) -> dict:
-        """Every image with its info and labels."""
+        """Every image with its info and labels, in the shape of MONAI Label's local datastore listing."""
         return {
             "objects": {
-                uid: {"image": self.get_image_info(uid), "labels": self._labels.get(uid, {})}
+                uid: {"image": {"info": self.get_image_info(uid)}, "labels": self._labels.get(uid, {})}
                 for uid in self.list_images()
             }
         }

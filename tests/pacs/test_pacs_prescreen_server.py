@@ -1,0 +1,76 @@
+"""``ptxseg serve --dicomweb URL --conf prescreen true`` on a real Orthanc: an instance uploaded while the server runs
+gets its prediction SEG and score within a bounded time, the worklist endpoint, ``/info`` and the triage strategy
+say the (untrained) model is not qualified for triage and flag nothing, and a restart infers nothing again."""
+
+import time
+
+import pydicom
+import pytest
+
+from ptxseg.io.seg import read_seg
+from server_harness import running_server
+from support.orthanc import Orthanc, require_orthanc
+from support.pacs_images import write_cr_phantom
+
+pytestmark = [pytest.mark.slow, pytest.mark.server]
+CONF = {"prescreen": "true", "prescreen_interval_s": "1", "dicomweb_refresh_s": "1", "dicomweb_timeout_s": "5"}
+
+
+def _automatic_segs(orthanc, folder) -> dict:
+    found = {}
+    for item in orthanc.instances("SEG"):
+        (folder / "seg.dcm").write_bytes(orthanc.file(item["id"]))
+        content = read_seg(folder / "seg.dcm")
+        if content.algorithm_type == "AUTOMATIC":
+            found.setdefault(content.referenced_sop_instance_uid, []).append(content)
+    return found
+
+
+def _wait_for(condition, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"{what} within {timeout_s} s")
+
+
+def test_prescreening_in_the_server(tmp_path):
+    require_orthanc()
+    orthanc = Orthanc(tmp_path / "orthanc").start()
+    user, password = orthanc.auth
+    environment = {"PTXSEG_DICOMWEB_URL": orthanc.dicomweb, "PTXSEG_DICOMWEB_USER": user}
+    environment["PTXSEG_DICOMWEB_PASSWORD"] = password
+    try:
+        first = write_cr_phantom(tmp_path / "first.dcm", seed=1)
+        orthanc.upload(first)
+        with running_server(tmp_path / "state", tmp_path / "model", conf=CONF, env=environment) as server:
+            later = write_cr_phantom(tmp_path / "later.dcm", seed=2)
+            orthanc.upload(later)
+            uids = {pydicom.dcmread(path).SOPInstanceUID for path in (first, later)}
+
+            def screened():
+                items = server.get("/worklist/").json()["items"]
+                return items if all(item["screened"] for item in items) and len(items) == 2 else None
+
+            items = _wait_for(screened, 90, "both instances were not screened")
+            assert {item["image"] for item in items} == uids
+            assert all(item["qualified"] is False and item["flag"] is False for item in items)
+            assert all(item["reviewed"] is False and 0 <= item["probability"] <= 1 for item in items)
+            worklist = server.get("/worklist/").json()
+            assert worklist["triage"].startswith("not qualified for triage")
+            assert server.get("/info/").json()["ptxseg"]["prescreen"]["qualified_for_triage"] is False
+            next_study = server.post("/activelearning/triage", json={}).json()
+            assert next_study["id"] in uids and next_study["ptx_flag"] is False
+            segs = _automatic_segs(orthanc, tmp_path)
+            assert sorted(segs) == sorted(uids) and all(len(found) == 1 for found in segs.values())
+            assert all(not c.flag and not c.qualified for found in segs.values() for c in found)
+        ledger = (tmp_path / "state" / "prescreen.json").read_text()
+        with running_server(tmp_path / "state", tmp_path / "model", conf=CONF, env=environment) as server:
+            time.sleep(5)  # several pre-screening rounds
+            assert all(item["screened"] for item in server.get("/worklist/").json()["items"])
+        assert (tmp_path / "state" / "prescreen.json").read_text() == ledger  # nothing inferred again
+        assert all(len(found) == 1 for found in _automatic_segs(orthanc, tmp_path).values())
+    finally:
+        orthanc.stop()
