@@ -9,14 +9,23 @@ computed and shown, never presented as flags.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from ptxseg.evaluation.metrics import image_level_metrics
 from ptxseg.io.seg import NOT_QUALIFIED
 from ptxseg.options import check_at_least
 
-__all__ = ["METRICS_KEY", "NOT_QUALIFIED", "TriageCriteria", "TriageQualification", "qualify", "recorded_qualification"]
+__all__ = [
+    "METRICS_KEY",
+    "NOT_QUALIFIED",
+    "TriageCriteria",
+    "TriageQualification",
+    "qualify",
+    "qualify_checkpoint",
+    "recorded_qualification",
+]
 
 METRICS_KEY = "triage"
 
@@ -108,3 +117,43 @@ def recorded_qualification(metrics: Mapping) -> TriageQualification:
     if not stored:
         return TriageQualification(False, f"{NOT_QUALIFIED}: never measured on held-out labelled images")
     return TriageQualification(**stored)
+
+
+def qualify_checkpoint(
+    checkpoint: str | os.PathLike,
+    held_out: Sequence,
+    criteria: TriageCriteria,
+    threshold: float = 0.5,
+    batch_size: int = 4,
+    device: str = "auto",
+    backend: str = "auto",
+) -> TriageQualification:
+    """Measure a checkpoint on held-out labelled images and record the result in it (``metrics["triage"]``): the
+    step to run when a model is promoted, so every later flag can be traced to a measured qualification.
+
+    Args:
+        checkpoint: the model file; rewritten atomically with the qualification, weights unchanged.
+        held_out: :class:`ptxseg.datasets.labelled.LabelledImage` items the model was not trained on.
+        criteria: the minimums to meet.
+        threshold: the triage threshold the flags will use.
+        batch_size, device, backend: how to run the model (see ``Predictor.from_checkpoint``).
+
+    Example:
+        >>> qualify_checkpoint("best.safetensors", val_items, TriageCriteria()).reason  # doctest: +SKIP
+        'not qualified for triage: 3 held-out positive images, at least 20 needed'
+    """
+    from ptxseg.evaluation.evaluate import read_labelled_batches
+    from ptxseg.inference.predictor import Predictor
+    from ptxseg.model.checkpoint import load_model, save_checkpoint
+
+    predictor = Predictor.from_checkpoint(checkpoint, device, backend, triage_threshold=threshold)
+    scores, labels, skipped = [], [], []
+    for batch in read_labelled_batches(held_out, batch_size, skipped):
+        predictions = predictor.predict_batch([case.image for case in batch])
+        scores += [prediction.probability for prediction in predictions]
+        labels += [bool(case.truth.any()) for case in batch]
+    result = qualify(scores, labels, threshold, criteria)
+    model, metadata = load_model(checkpoint)
+    metadata.update(metrics={**metadata.metrics, METRICS_KEY: result.to_dict()})
+    save_checkpoint(checkpoint, model, metadata)
+    return result
