@@ -317,7 +317,7 @@ class PneumothoraxAnnotatorWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         table.setRowCount(len(session.worklist))
         flaggedBrush = qt.QBrush(qt.QColor(*FLAGGED_ROW_COLOR))
         for rowIndex, row in enumerate(session.worklist):
-            texts = (row.image_id, row.probability_text, "⚑ flagged" if row.flagged else "", row.model_version or "")
+            texts = (row.image_id, row.probability_text, row.flag_text, row.model_version or "")
             for columnIndex, text in enumerate(texts):
                 item = qt.QTableWidgetItem(text)
                 item.setData(qt.Qt.UserRole, row.image_id)

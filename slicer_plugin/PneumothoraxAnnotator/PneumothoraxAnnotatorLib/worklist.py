@@ -9,6 +9,7 @@ from .values import finite_or_none, mapping_or_empty
 __all__ = ["FINAL_TAG", "WorklistRow", "worklist_rows"]
 
 FINAL_TAG = "final"
+NOT_QUALIFIED = "not qualified for triage"  # the server's words (ptxseg.io.seg.NOT_QUALIFIED); Slicer cannot import it
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class WorklistRow:
         model_version: version of the model that scored the image.
         labelled: a final label has been submitted for the image.
         stale: scored by a model version other than the server's current one.
+        not_qualified: scored by a model not qualified for triage (PACS pre-screening): its score is shown,
+            never a flag.
     """
 
     image_id: str
@@ -32,6 +35,7 @@ class WorklistRow:
     model_version: str | None
     labelled: bool
     stale: bool
+    not_qualified: bool = False
 
     @property
     def probability_text(self) -> str:
@@ -42,6 +46,18 @@ class WorklistRow:
             '93%'
         """
         return "not scored" if self.probability is None else f"{self.probability:.0%}"
+
+    @property
+    def flag_text(self) -> str:
+        """The flag column: flagged, "not qualified for triage" (a score that is never a flag), or empty.
+
+        Example:
+            >>> WorklistRow("a", 0.934, False, None, "v1", False, False, not_qualified=True).flag_text
+            'not qualified for triage'
+        """
+        if self.flagged:
+            return "⚑ flagged"
+        return NOT_QUALIFIED if self.not_qualified else ""
 
 
 def worklist_rows(
@@ -94,6 +110,7 @@ def _row(image_id: str, entry, current_model_version: str | None) -> WorklistRow
         model_version=version,
         labelled=FINAL_TAG in labels,
         stale=probability is not None and current_model_version is not None and version != current_model_version,
+        not_qualified=info.get("ptx_triage") == NOT_QUALIFIED,
     )
 
 
