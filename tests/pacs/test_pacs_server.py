@@ -90,18 +90,30 @@ def test_a_submitted_label_lands_in_orthanc_as_a_valid_seg(pacs_server, tmp_path
     assert dciodvfy_errors(tmp_path / "seg.dcm") == []
 
 
-def test_an_outage_is_a_503_with_the_reason(pacs_server):
+def test_active_learning_scores_the_pacs_images(pacs_server):
     server, orthanc, proxy, uids = pacs_server
+    response = server.post("/activelearning/uncertainty", json={})
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] in [uids["cr"], uids["dx"], *uids["siim"]]
+
+
+def test_an_outage_is_a_503_with_the_reason(pacs_server, tmp_path):
+    server, orthanc, proxy, uids = pacs_server
+    path = write_cr_phantom(tmp_path / "new.dcm", seed=9)
+    orthanc.upload(path)
+    new = pydicom.dcmread(path).SOPInstanceUID
+    time.sleep(1.5)  # dicomweb_refresh_s: the next listing searches the PACS again
+    assert new in server.get("/datastore/?output=all").json()["objects"]  # listed, not fetched yet
     orthanc.stop()
     try:
         started = time.monotonic()
-        response = server.post(f"/infer/pneumothorax?image={uids['siim'][1]}", timeout=60)
+        response = server.post(f"/infer/pneumothorax?image={new}", timeout=60)
         assert response.status_code == 503
         assert "unreachable" in response.json()["detail"]
         assert time.monotonic() - started < 30
     finally:
         orthanc.start()
-    assert infer_all(server, uids["siim"][1])[0].status_code == 200
+    assert infer_all(server, new)[0].status_code == 200
 
 
 def test_wrong_credentials_stop_the_start_with_a_clear_error(pacs_server, monkeypatch, capsys):
