@@ -45,6 +45,7 @@ from ptxseg.io.reader import read_cxr
 from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
 from ptxseg.model.factory import build_model
 from ptxseg.phantom.demo import write_studies
+from ptxseg.io.atomic import TEMPORARY_PREFIX
 from ptxseg.serving.store import PREVIOUS_NAME, SERVED_NAME, ModelStore
 from server_harness import running_server, stop_server
 
@@ -115,7 +116,8 @@ def _upload_in_background(server, image_id: str, mask: np.ndarray, folder: Path)
 
 
 def _partial_labels(folder: Path) -> list[str]:
-    return [entry.name for entry in os.scandir(folder) if entry.name.startswith(f".{BIG}.")]
+    names = (entry.name for entry in os.scandir(folder))
+    return [name for name in names if name.startswith(TEMPORARY_PREFIX) and name.endswith(f".{BIG}.nrrd")]
 
 
 def _freeze_mid_write(groups: set[int], folder: Path, writer: threading.Thread) -> list[str]:

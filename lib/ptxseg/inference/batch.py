@@ -20,6 +20,7 @@ from ptxseg.datasets.siim import rle_encode
 from ptxseg.datasets.specs import find_images
 from ptxseg.image import CXRImage, CXRReadError
 from ptxseg.inference.predictor import Prediction, Predictor
+from ptxseg.io.atomic import atomic_write
 from ptxseg.io.masks import MASK_FORMATS, write_mask
 from ptxseg.io.reader import image_id, read_cxr
 
@@ -151,12 +152,10 @@ def predict_files(
 
 
 def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", newline="") as stream:
+    with atomic_write(path) as temporary, temporary.open("w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(columns)
         writer.writerows(rows)
-    os.replace(temporary, path)
     return path
 
 

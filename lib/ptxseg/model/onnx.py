@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from ptxseg.io.atomic import atomic_write, write_text_atomically
 
 __all__ = ["ONNX_OPSET", "export_onnx", "cached_onnx_export"]
 
@@ -23,9 +23,7 @@ def export_onnx(model: torch.nn.Module, image_size: int, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     cpu_model = model.to("cpu").eval()
     example = torch.zeros(1, 1, image_size, image_size)
-    handle, temporary = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_write(path) as temporary:
         # Tracing with autograd on keeps every activation for a backward pass that never comes: measured for
         # EfficientNet-B4 at 512, peak memory +1.7 GB with it, +0.34 GB under no_grad (the server exports when it
         # loads a new checkpoint, so this was the server's memory peak).
@@ -40,10 +38,6 @@ def export_onnx(model: torch.nn.Module, image_size: int, path: Path) -> Path:
                 opset_version=ONNX_OPSET,
                 dynamo=False,
             )
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return path
 
 
@@ -65,5 +59,5 @@ def cached_onnx_export(model: torch.nn.Module, image_size: int, checkpoint: Path
         return onnx_path
     LOGGER.info("exporting %s to %s for the CPU runtime", checkpoint.name, onnx_path.name)
     export_onnx(model, image_size, onnx_path)
-    stamp_path.write_text(digest)
+    write_text_atomically(stamp_path, digest)
     return onnx_path

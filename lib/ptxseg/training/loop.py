@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from tqdm import tqdm
 from ptxseg.compute import distributed
 from ptxseg.compute.device import resolve_device
 from ptxseg.datasets.labelled import CachedFittedDataset, LabelledImage
+from ptxseg.io.atomic import atomic_write
 from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
 from ptxseg.model.factory import build_model
 from ptxseg.model.network import recalibrate_batchnorm
@@ -189,9 +189,8 @@ class TrainingRun:
 
 
 def _atomic_torch_save(state: dict, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+    with atomic_write(path) as temporary:
+        torch.save(state, temporary)
 
 
 def train(
