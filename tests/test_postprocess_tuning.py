@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ptxseg.io.atomic import TEMPORARY_PREFIX
 from ptxseg.datasets.labelled import LabelledImage
 from ptxseg.evaluation.tuning import candidate_postprocesses, store_postprocess, tune_postprocess
 from ptxseg.inference.predictor import Predictor
+from ptxseg.io.atomic import TEMPORARY_PREFIX
 from ptxseg.io.writers import write_png
 from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
 from ptxseg.model.network import build_architecture

@@ -40,12 +40,12 @@ from server_tools import (
 )
 
 from io_fixtures import write_pillow
+from ptxseg.io.atomic import TEMPORARY_PREFIX
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
 from ptxseg.model.factory import build_model
 from ptxseg.phantom.demo import write_studies
-from ptxseg.io.atomic import TEMPORARY_PREFIX
 from ptxseg.serving.store import PREVIOUS_NAME, SERVED_NAME, ModelStore
 from server_harness import running_server, stop_server
 
@@ -322,7 +322,10 @@ def _partial_copy(entry: os.DirEntry) -> bool:
         return False
 
 
-INSTALL = "import sys; from ptxseg.serving.store import ModelStore; ModelStore(sys.argv[1]).install(sys.argv[2], trained=True)"
+INSTALL = (
+    "import sys; from ptxseg.serving.store import ModelStore; "
+    "ModelStore(sys.argv[1]).install(sys.argv[2], trained=True)"
+)
 
 
 def test_a_crash_while_a_model_is_installed_leaves_the_served_one(tmp_path):

@@ -38,7 +38,8 @@ class CheckpointMetadata:
     """Everything needed to rebuild, feed and judge a saved model; defaults are the paper's setup.
 
     ``image_size`` is the side of the square model input; ``normalize_mean``/``normalize_std`` standardise [0, 1]
-    pixels; ``postprocess`` is a :func:`ptxseg.transforms.postprocess.postprocess_from_dict` config. ``encoder_weights`` is
+    pixels; ``postprocess`` is a :func:`ptxseg.transforms.postprocess.postprocess_from_dict` config.
+    ``encoder_weights`` is
     where the encoder's first weights came from (``'random'``, ``'imagenet:<path>'``, ...); None means "ask the
     model" and is filled in by :func:`save_checkpoint`, which also stamps ``created`` with the time of writing.
 

@@ -1,4 +1,4 @@
-"""ImageNet encoder weights from a local file or an explicit, opt-in cached download; never fetched behind a user's back."""
+"""ImageNet encoder weights: from a local file, or from an explicit opt-in cached download; never fetched unasked."""
 
 from __future__ import annotations
 
