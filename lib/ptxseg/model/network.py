@@ -32,7 +32,8 @@ DEFAULT_ENCODER = "efficientnet-b4"
 # The EfficientNets MONAI has ImageNet weights for (b8 and l2 have none).
 SUPPORTED_ENCODERS = tuple(name for name in url_map if name.startswith("efficientnet-"))
 # MONAI's encoder uses TensorFlow's momentum 0.01: after a short fine-tune its running statistics are stale and
-# eval-mode predictions collapse to the empty mask (measured, see DESIGN.md). PyTorch's 0.1 tracks them.
+# eval-mode predictions collapse to the empty mask (measured; docs/architecture.md, "BatchNorm statistics").
+# PyTorch's 0.1 tracks them.
 PYTORCH_BATCHNORM_MOMENTUM = 0.1
 # The encoder's classifier head is never run by the U-Net; as parameters without gradients it would make DDP fail
 # (unless find_unused_parameters=True) and add 2.6 M useless weights to every checkpoint.
