@@ -4,7 +4,8 @@ Two views of the same ``ptxseg.training.loop`` code on phantoms at a small size 
 
 * training steps only (``TrainingRun.train_epoch``): images/s and data-wait share of the steps themselves, after
   one warm-up epoch; this is what faster data loading could win.
-* whole epochs through ``ptxseg.training.loop.train``: its history's ``seconds`` and ``data_wait_share``, whose epoch time
+* whole epochs through ``ptxseg.training.loop.train``: its history's ``seconds`` and ``data_wait_share``, whose epoch
+  time
   also holds BatchNorm re-estimation and validation.
 
     python -m benchmarks.bench_train --encoder efficientnet-b4 --size 128 --batch-size 8
