@@ -27,7 +27,7 @@ from benchmarks.model_inputs import input_side, phantom_training_items
 from benchmarks.report import finish, format_table
 from ptxseg.model.network import DEFAULT_ENCODER
 from ptxseg.training.config import TrainConfig
-from ptxseg.training.loop import TrainingRun, train
+from ptxseg.training.loop import TrainingRun, mixed_precision_dtype, train
 
 __all__ = ["main", "run_benchmark"]
 
@@ -98,7 +98,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "machine": machine,
         "setup": (
             f"{args.encoder} U-Net from random init, {args.size} px phantoms, batch {args.batch_size}, "
-            f"{args.steps} steps/epoch, {args.epochs} timed epochs after 1 warm-up, augmentation on, CPU fp32"
+            f"{args.steps} steps/epoch, {args.epochs} timed epochs after 1 warm-up, augmentation on, CPU "
+            f"{mixed_precision_dtype(torch.device('cpu'), config.amp) or 'fp32'}"
         ),
         "rows": rows,
     }

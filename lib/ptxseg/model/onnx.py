@@ -10,7 +10,7 @@ import torch
 
 from ptxseg.io.atomic import atomic_write, write_text_atomically
 
-__all__ = ["ONNX_OPSET", "export_onnx", "cached_onnx_export"]
+__all__ = ["ONNX_OPSET", "cached_onnx_export", "export_onnx", "file_digest"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ def export_onnx(model: torch.nn.Module, image_size: int, path: Path) -> Path:
     return path
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's content: what cached exports are stamped with, so a changed checkpoint is noticed even
+    when its size and name stay the same."""
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
@@ -54,7 +56,7 @@ def cached_onnx_export(model: torch.nn.Module, image_size: int, checkpoint: Path
     checkpoint = Path(checkpoint)
     onnx_path = checkpoint.with_name(checkpoint.name + f".{image_size}.onnx")
     stamp_path = onnx_path.with_name(onnx_path.name + ".sha256")
-    digest = _file_digest(checkpoint)
+    digest = file_digest(checkpoint)
     if onnx_path.is_file() and stamp_path.is_file() and stamp_path.read_text().strip() == digest:
         return onnx_path
     LOGGER.info("exporting %s to %s for the CPU runtime", checkpoint.name, onnx_path.name)

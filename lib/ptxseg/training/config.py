@@ -56,7 +56,7 @@ class TrainConfig:
     dice_weight: float = _option(1.0, "--dice-weight", "weight of the Dice term of the loss")
     bce_weight: float = _option(1.0, "--bce-weight", "weight of the BCE term of the loss")
     augment: bool = _option(True, "--no-augment", "switch the heavy augmentation off")
-    amp: bool = _option(True, "--no-amp", "full fp32 on GPU")
+    amp: bool = _option(True, "--no-amp", "train in fp32 (default: fp16 on GPU, bf16 on CPUs with native bf16)")
     device: str = _option("auto", "--device", "auto | cpu | cuda[:N]")
     num_workers: int = _option(0, "--workers", "data loader worker processes")
     seed: int = _option(0, "--seed", "seed of the split, initialisation and sampling")
