@@ -57,11 +57,12 @@ def ensure_segment(node) -> bool:
     return True
 
 
-def set_mask(node, volume, mask, save_state=None) -> None:
-    """Replace the pneumothorax segment by a (rows, columns) mask on ``volume``'s grid.
+def set_mask(node, volume, mask, save_state=None, segment_id: str = SEGMENT_ID) -> None:
+    """Replace a segment (the pneumothorax one unless told) by a (rows, columns) mask on ``volume``'s grid.
 
     Args:
         save_state: called first (the Segment Editor's ``saveStateForUndo``), so undo brings the old outline back.
+        segment_id: the segment to replace; the pneumothorax segment is recreated when it was removed.
 
     Raises:
         ValueError: the mask is not on the image's (rows, columns).
@@ -71,11 +72,12 @@ def set_mask(node, volume, mask, save_state=None) -> None:
         raise ValueError(f"mask shape {mask.shape} is not the image's (rows, columns) {image_shape(volume)}")
     if save_state is not None:
         save_state()
-    ensure_segment(node)
+    if segment_id == SEGMENT_ID:
+        ensure_segment(node)
     labelmap = _labelmap_like(volume, (mask > 0).astype(np.uint8))
     logic = slicer.vtkSlicerSegmentationsModuleLogic
-    if not logic.SetBinaryLabelmapToSegment(labelmap, node, SEGMENT_ID, logic.MODE_REPLACE):
-        raise RuntimeError("3D Slicer refused to set the pneumothorax segment")
+    if not logic.SetBinaryLabelmapToSegment(labelmap, node, segment_id, logic.MODE_REPLACE):
+        raise RuntimeError(f"3D Slicer refused to set the segment {segment_id!r}")
 
 
 def read_mask(scene, node, volume) -> np.ndarray:
