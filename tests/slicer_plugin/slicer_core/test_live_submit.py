@@ -32,7 +32,7 @@ def test_exported_nrrd_is_accepted_and_equals_the_edited_mask(images, client, vo
 
 
 def test_go_back_reopens_the_submitted_label(images, client, volumes_logic, tmp_path):
-    image_id = images["png"]
+    image_id = images["phantom_dicom"]
     volume, node = open_image(volumes_logic, client.download_image(image_id, tmp_path))
     mask = np.zeros(volumes.image_shape(volume), np.uint8)
     mask[5:25, 40:70] = 1
