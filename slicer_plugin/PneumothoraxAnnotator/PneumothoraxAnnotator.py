@@ -900,6 +900,8 @@ class PneumothoraxAnnotatorTest(ScriptedLoadableModuleTest):
     def runTest(self):
         self.setUp()
         self.test_annotation_cycle()
+        self.setUp()
+        self.test_panel_works_off_the_gui_thread()
 
     def test_annotation_cycle(self):
         serverUrl = os.environ.get(SERVER_URL_ENV)
@@ -961,3 +963,58 @@ class PneumothoraxAnnotatorTest(ScriptedLoadableModuleTest):
         logic.closeImage()
         self.assertFalse(logic.downloads.root.exists(), "downloaded studies must not stay behind")
         self.delayDisplay("Annotation cycle passed")
+
+    def test_panel_works_off_the_gui_thread(self):
+        """The Qt layer: buttons start background calls, Cancel drops one, sliders act, Submit needs a review."""
+        serverUrl = os.environ.get(SERVER_URL_ENV)
+        if not serverUrl:
+            self.skipTest(f"set {SERVER_URL_ENV} to a running ptxseg server")
+        slicer.util.selectModule("PneumothoraxAnnotator")
+        widget = slicer.modules.pneumothoraxannotator.widgetRepresentation().self()
+        widget._parameterNode.autoNext = False
+        widget.ui.serverComboBox.setCurrentText(serverUrl)
+        widget.ui.tokenLineEdit.text = os.environ.get(SERVER_TOKEN_ENV, "")
+        widget.ui.connectButton.click()
+        self._waitUntilIdle(widget)
+        self.assertTrue(widget.logic.session.connected)
+
+        self.delayDisplay("Next image: opened and predicted in the background")
+        widget.ui.nextImageButton.click()
+        self._waitUntilIdle(widget)
+        self.assertIsNotNone(widget.logic.session.prediction)
+        self.assertFalse(widget.ui.submitButton.enabled, "an unreviewed prediction cannot be submitted")
+        widget.ui.acceptButton.click()
+        self.assertTrue(widget.ui.submitButton.enabled)
+
+        self.delayDisplay("Cancel drops a running call")
+        widget.ui.predictButton.click()
+        self.assertTrue(widget.ui.cancelButton.visible)
+        widget.ui.cancelButton.click()
+        self._waitUntilIdle(widget)
+        self.assertFalse(widget.ui.busyProgressBar.visible)
+
+        self.delayDisplay("Opacity and threshold sliders")
+        widget.ui.opacitySlider.value = 70
+        composite = slicer.mrmlScene.GetNodeByID("vtkMRMLSliceCompositeNodeRed")
+        self.assertAlmostEqual(composite.GetForegroundOpacity(), 0.7)
+        widget.ui.thresholdSlider.value = 30
+        self.assertTrue(widget.logic.session.edited, "re-cutting the outline is an edit")
+
+        widget.ui.submitButton.click()
+        self._waitUntilIdle(widget)
+        self.assertTrue(widget.logic.session.submitted)
+        self.delayDisplay("Panel passed")
+
+    def _waitUntilIdle(self, widget, timeoutS=300):
+        """Let Qt run until the widget has had no background call for half a second (calls may chain)."""
+        deadline, idleSince = time.monotonic() + timeoutS, None
+        while time.monotonic() < deadline:
+            slicer.app.processEvents()
+            time.sleep(0.05)
+            if widget._call is not None:
+                idleSince = None
+            elif idleSince is None:
+                idleSince = time.monotonic()
+            elif time.monotonic() - idleSince > 0.5:
+                return
+        self.fail(f"still busy after {timeoutS} s: {widget._callWhat}")
