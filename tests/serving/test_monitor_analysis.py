@@ -32,7 +32,8 @@ def test_an_unshifted_week_keeps_the_alert_off(baseline):
     scenario = _copy(root, store, "unshifted")
     record_batch(scenario, write_station_images(root / "same", 20, seed=100), week(1))
     analysis = analyse(scenario.records())
-    assert analysis["baseline"] == {"model_version": 1, "period": "2026-W40", "images": 30}
+    assert analysis["baseline"]["model_version"] == 1 and analysis["baseline"]["period"] == "2026-W40"
+    assert analysis["baseline"]["images"] == 30
     assert [period["period"] for period in analysis["periods"]] == ["2026-W40", "2026-W41"]
     assert analysis["alert"]["state"] == "ok", analysis["alert"]
 

@@ -10,7 +10,7 @@ def test_the_summary_holds_the_alert_the_last_periods_agreement_and_the_timeline
     store = write_monitored_app(tmp_path)
     summary = json.loads(json.dumps(monitoring_summary(store, tmp_path / "model")))
     assert summary["alert"]["state"] == "drift" and summary["periods"] == 2
-    assert summary["baseline"] == {"model_version": 2, "period": "2026-W40", "images": 20}
+    assert summary["baseline"] == {"model_version": 2, "period": "2026-W40", "images": 20, "flag_rate": 0.5}
     assert summary["last_period"]["period"] == "2026-W41" and summary["last_period"]["images"] == 12
     assert summary["last_period"]["agreement"]["images"] == 4
     assert summary["model"] == {"version": 2, "validation_dice": 0.74}
@@ -19,3 +19,7 @@ def test_the_summary_holds_the_alert_the_last_periods_agreement_and_the_timeline
         (1, False, 0.69),
         (2, True, 0.74),
     ]
+    assert summary["text"].startswith("Monitoring: drift: 2026-W41: station 'PORTABLE-2' unseen in the baseline")
+    assert summary["text"].endswith(
+        "2026-W41: 12 images, 4 labelled: mean Dice 0.76, flag sensitivity 1.00, specificity 1.00"
+    )

@@ -109,7 +109,12 @@ def analyse(records: list[dict], config: MonitorConfig = DEFAULT_CONFIG) -> dict
         )
     return {
         "config": config.__dict__,
-        "baseline": {"model_version": version, "period": baseline_period, "images": len(baseline)},
+        "baseline": {
+            "model_version": version,
+            "period": baseline_period,
+            "images": len(baseline),
+            "flag_rate": float(np.mean([record["flag"] for record in baseline])),
+        },
         "periods": periods,
         "alert": _alert(periods[-1], config),
     }
@@ -151,16 +156,18 @@ def _sources(baseline, current, pairs, period, config) -> dict:
 
 def _labelled_pairs(inferences: list[dict], records: list[dict]) -> list[dict]:
     """Each image's final (last) label with the last prediction made before it."""
+    predictions = defaultdict(list)
+    for record in inferences:
+        predictions[record["image"]].append(record)
     labels = {record["image"]: record for record in records if record["kind"] == "label"}
     pairs = []
     for image, label in labels.items():
-        before = [r for r in inferences if r["image"] == image and r["time"] <= label["time"]]
+        before = [record for record in predictions[image] if record["time"] <= label["time"]]
         if not before:
             continue
         prediction = before[-1]
-        shape = tuple(label["shape"])
-        truth = rle_decode(label["label"], *shape)
-        predicted = rle_decode(prediction["mask"], *tuple(prediction["shape"]))
+        truth = rle_decode(label["label"], *label["shape"])
+        predicted = rle_decode(prediction["mask"], *prediction["shape"])
         pairs.append(
             {
                 "period": prediction["period"],

@@ -65,7 +65,8 @@ def _markdown(analysis: dict, timeline: list[dict]) -> str:
     lines += [
         "",
         f"Baseline: model version {baseline['model_version']}, period {baseline['period']} "
-        f"({baseline['images']} images). Drift: two-sample Kolmogorov-Smirnov against the baseline, alert at "
+        f"({baseline['images']} images, flag rate {_number(baseline['flag_rate'], 2)}). "
+        "Drift: two-sample Kolmogorov-Smirnov against the baseline, alert at "
         f"KS >= {config['threshold']} with p < {config['alpha']} (at least {config['min_samples']} images each side).",
         "",
         "## Per period",

@@ -12,7 +12,7 @@ from ptxseg.serving.monitoring.analysis import DEFAULT_CONFIG, MonitorConfig, an
 from ptxseg.serving.monitoring.store import MonitorStore
 from ptxseg.serving.store import ModelRecord, ModelStore
 
-__all__ = ["model_timeline", "monitoring_summary"]
+__all__ = ["model_timeline", "monitoring_summary", "summary_text"]
 
 
 def model_timeline(model_dir: str | os.PathLike) -> list[dict]:
@@ -60,7 +60,7 @@ def monitoring_summary(
     analysis = analyse(store.records(), config)
     last = analysis["periods"][-1] if analysis["periods"] else None
     served = ModelStore(model_dir).read_record() if model_dir is not None else None
-    return {
+    summary = {
         "alert": analysis["alert"],
         "baseline": analysis["baseline"],
         "last_period": None
@@ -77,3 +77,32 @@ def monitoring_summary(
         "timeline": _timeline(served) if served is not None else [],
         "config": analysis["config"],
     }
+    return {**summary, "text": summary_text(summary)}
+
+
+def summary_text(summary: dict) -> str:
+    """One line for a person (what 3D Slicer shows on connect): the alert and the last period's agreement.
+
+    Example:
+        >>> summary_text({"alert": {"state": "no data", "reasons": []}, "last_period": None})
+        'Monitoring: no data'
+    """
+    alert, last = summary["alert"], summary["last_period"]
+    text = f"Monitoring: {alert['state']}"
+    if alert["reasons"]:
+        more = f" (+{len(alert['reasons']) - 1} more)" if len(alert["reasons"]) > 1 else ""
+        text += f": {alert['reasons'][0]}{more}"
+    if last is None:
+        return text
+    agreement = last["agreement"]
+    text += f". {last['period']}: {last['images']} images"
+    if not agreement["images"]:
+        return text + ", none labelled yet"
+
+    def number(value) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    return (
+        text + f", {agreement['images']} labelled: mean Dice {number(agreement['mean_dice'])}, flag sensitivity "
+        f"{number(agreement['sensitivity'])}, specificity {number(agreement['specificity'])}"
+    )
