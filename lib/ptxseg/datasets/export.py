@@ -94,7 +94,7 @@ def export_dataset(
 
     Example:
         >>> export = export_dataset("studies", "export")  # doctest: +SKIP
-        >>> len(export.exported), export.key_file
+        >>> len(export.exported), export.key_file  # doctest: +SKIP
         (7, None)
     """
     out = Path(out)
