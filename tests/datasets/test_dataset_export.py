@@ -91,6 +91,8 @@ def test_manifest_and_rle_csv_describe_the_export_and_nothing_else(exported):
     assert sum(int(row["pneumothorax"]) for row in rows) == 6
     assert [row["image_id"] for row in rows if row["burned_in_annotation"] == "YES"] == result.burned_in
     assert len(result.burned_in) == 1
+    # The 7 SIIM images are 7 patients; a hospital's MRN-0042 on all of them makes one pseudonymous patient.
+    assert len({row["patient"] for row in rows}) == 1 and rows[0]["patient"].startswith("ANON-")
     rles = read_siim_rle_csv(out / RLE_CSV_NAME)
     for row in rows:
         label = read_label(out / row["label"]) != 0

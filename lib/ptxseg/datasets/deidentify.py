@@ -12,7 +12,9 @@ works with pydicom 2 (MONAI Label 0.8.5 needs pydicom<3). It was chosen over the
 * dicom-anonymizer applies Table E.1-1 action by action and removes private tags, but only at the top level of a
   dataset, with random UIDs held in a process-wide dictionary. Both gaps are closed here: the profile is applied
   again inside every sequence item, and UIDs are remapped by a :class:`UidMap` of our own (deterministic within
-  one export, so an image's label, SEG and references follow it).
+  one export, so an image's label, SEG and references follow it). Patient ID, which the profile lets us replace by
+  a dummy, becomes a pseudonym of the same kind, so images of one patient stay together (a patient must not be in
+  both the training and the validation split).
 
 Dates and times the profile lists are replaced by its dummy values (``00010101``...), not shifted: a training
 export needs no dates, and a shift would keep intervals that can identify.
@@ -20,6 +22,8 @@ export needs no dates, and a shift would keep intervals that can identify.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 
@@ -44,25 +48,38 @@ _TABLE = dicom_anonymization_database_selector(PROFILE_EDITION)
 # Repeating-group entries (4-tuples with masks) are handled by dicom-anonymizer itself; the test list is tags.
 BASIC_PROFILE_TAGS = frozenset(pydicom.tag.Tag(*tag) for tag in _TABLE["ALL_TAGS"] if len(tag) == 2)
 BURNED_IN_UNKNOWN = "not stated"
+_PATIENT_ID = (0x0010, 0x0020)
 # DCM 113100: "Basic Application Confidentiality Profile" (PS3.16 CID 7050), as PS3.15 E.1.1 asks to record.
 _PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 
 
 @dataclass
 class UidMap:
-    """Old UID -> new UID, the same for every file of one export (images, labels, SEGs, references).
+    """Old UID -> new UID, and old Patient ID -> pseudonym, the same for every file of one export.
 
-    New UIDs are ``2.25.<number>`` derived from the old UID and a secret drawn per export, so nobody can recompute
-    the mapping without the key file (:attr:`mapping`, written only when asked).
+    New UIDs are ``2.25.<number>`` derived from the old UID and a secret drawn per export, pseudonyms ``ANON-<hex>``
+    likewise, so nobody can recompute the mapping without the key (:attr:`mapping` and :attr:`patients`, written
+    only when asked).
 
     Example:
         >>> uids = UidMap(secret="fixed-for-the-example")
         >>> uids.remap("1.2.3") == uids.remap("1.2.3") != "1.2.3", uids.remap("1.2.3").startswith("2.25.")
         (True, True)
+        >>> uids.pseudonym("MRN-0042") == uids.pseudonym("MRN-0042") != uids.pseudonym("MRN-0043")
+        True
     """
 
     secret: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     mapping: dict[str, str] = field(default_factory=dict)
+    patients: dict[str, str] = field(default_factory=dict)
+
+    def pseudonym(self, patient_id: str) -> str:
+        """The export's pseudonym for a Patient ID (an empty one stays empty)."""
+        patient_id = str(patient_id)
+        if patient_id and patient_id not in self.patients:
+            digest = hmac.new(self.secret.encode(), patient_id.encode(), hashlib.sha256).hexdigest()
+            self.patients[patient_id] = f"ANON-{digest[:16]}"
+        return self.patients.get(patient_id, "")
 
     def remap(self, uid: str) -> str:
         """The new UID for ``uid`` (an empty value stays empty)."""
@@ -75,7 +92,7 @@ class UidMap:
 
 
 def basic_profile_rules(uids: UidMap) -> dict:
-    """dicom-anonymizer's rules for Table E.1-1, with every U (UID) action remapping through ``uids``."""
+    """dicom-anonymizer's rules for Table E.1-1; U (UID) actions remap and Patient ID is pseudonymised by ``uids``."""
     rules = annex_e.initialize_actions(PROFILE_EDITION)
 
     def remap_uid(dataset: pydicom.Dataset, tag) -> None:
@@ -85,8 +102,14 @@ def basic_profile_rules(uids: UidMap) -> dict:
         values = element.value if isinstance(element.value, pydicom.multival.MultiValue) else None
         element.value = [uids.remap(value) for value in values] if values is not None else uids.remap(element.value)
 
+    def pseudonymise(dataset: pydicom.Dataset, tag) -> None:
+        element = dataset.get(tag)
+        if element is not None:
+            element.value = uids.pseudonym(element.value or "")
+
     for tag in _TABLE["U_TAGS"]:
         rules[tag] = remap_uid
+    rules[_PATIENT_ID] = pseudonymise
     return rules
 
 

@@ -6,9 +6,10 @@ images and masks (``--data folder:OUT/dicom,OUT/labels``)::
     OUT/dicom/<new SOP Instance UID>.dcm  each labelled DICOM, de-identified (ptxseg.datasets.deidentify)
     OUT/labels/<new UID>.nrrd             its final label, on the de-identified image's own grid
     OUT/train-rle.csv                     the labels as SIIM RLE (Kaggle's ``ImageId, EncodedPixels``)
-    OUT/manifest.csv                      one row an image: nothing that maps back to the patient
+    OUT/manifest.csv                      one row an image: nothing that maps back to the patient (its
+                                          ``patient`` column is the export's pseudonym, to split by patient)
 
-The key file (old id and UIDs -> new) is written only when asked, and never inside the export.
+The key file (old id, Patient ID and UIDs -> new) is written only when asked, and never inside the export.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ MANIFEST_NAME = "manifest.csv"
 RLE_CSV_NAME = "train-rle.csv"
 MANIFEST_COLUMNS = (
     "image_id",
+    "patient",
     "label",
     "pneumothorax",
     "area_px",
@@ -134,6 +136,7 @@ def export_dataset(
         )
     if key_file is not None:
         key_rows = [["image_id", old, new] for new, old in old_ids.items()]
+        key_rows += [["patient", old, new] for old, new in uids.patients.items()]
         key_rows += [["uid", old, new] for old, new in uids.mapping.items()]
         result.key_file = write_text_atomically(key_file, _csv(("kind", "old", "new"), key_rows))
     return result
@@ -150,6 +153,7 @@ def _export_one(image_path: Path, label_path: Path, out: Path, uids: UidMap) -> 
     write_label(mask, like=image, path=out / LABEL_FOLDER / f"{new_id}.nrrd")
     return {
         "image_id": new_id,
+        "patient": str(dataset.get("PatientID", "")),
         "label": f"{LABEL_FOLDER}/{new_id}.nrrd",
         "pneumothorax": int(mask.any()),
         "area_px": int(mask.sum()),
