@@ -2,7 +2,7 @@
 
 from ptxseg.cli.main import main
 from ptxseg.serving.monitoring.report import PLOT_NAMES, REPORT_NAME
-from support.monitoring_phantoms import write_monitored_app
+from tests.support.monitoring_phantoms import write_monitored_app
 
 
 def test_monitor_writes_a_report_with_plots(tmp_path, capsys):

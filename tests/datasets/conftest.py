@@ -3,7 +3,7 @@
 import pytest
 
 from ptxseg.datasets.siim_studies import convert_siim
-from support.identified_dicom import add_identifying_attributes
+from tests.support.identified_dicom import add_identifying_attributes
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 from ptxseg.datasets.siim import rle_decode
 from ptxseg.serving.monitoring.analysis import analyse
 from ptxseg.serving.monitoring.store import MonitorStore
-from support.monitoring_phantoms import record_batch, week, write_station_images
+from tests.support.monitoring_phantoms import record_batch, week, write_station_images
 
 
 @pytest.fixture(scope="module")

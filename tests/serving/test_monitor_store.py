@@ -9,8 +9,8 @@ from ptxseg.io.reader import read_cxr
 from ptxseg.io.source import SOURCE_ATTRIBUTES
 from ptxseg.serving.monitoring.analysis import analyse
 from ptxseg.serving.monitoring.store import INFERENCE_FIELDS, LABEL_FIELDS, MonitorStore
-from support.identified_dicom import PATIENT, add_identifying_attributes
-from support.monitoring_phantoms import record_batch, week, write_station_images
+from tests.support.identified_dicom import PATIENT, add_identifying_attributes
+from tests.support.monitoring_phantoms import record_batch, week, write_station_images
 
 
 def test_a_restarted_store_keeps_the_history_and_the_image_keys(tmp_path):

@@ -3,7 +3,7 @@
 import json
 
 from ptxseg.serving.monitoring.summary import monitoring_summary
-from support.monitoring_phantoms import write_monitored_app
+from tests.support.monitoring_phantoms import write_monitored_app
 
 
 def test_the_summary_holds_the_alert_the_last_periods_agreement_and_the_timeline(tmp_path):
