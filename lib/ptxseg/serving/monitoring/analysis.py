@@ -15,6 +15,7 @@ agreement of the model with the annotators' final labels.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ import numpy as np
 from ptxseg.datasets.siim import rle_decode
 from ptxseg.evaluation.drift import ks_drift
 from ptxseg.evaluation.metrics import image_level_metrics, per_image_dice
-from ptxseg.io.source import SOURCE_ATTRIBUTES
+from ptxseg.io.source import SOURCE_ATTRIBUTES, UNKNOWN_SOURCE
 
 __all__ = ["DEFAULT_CONFIG", "DRIFT_METRICS", "MonitorConfig", "analyse", "period_of"]
 
@@ -35,6 +36,7 @@ DRIFT_METRICS = {
     "intensity_std": lambda record: record["stats"]["std"],
 }
 PERIODS = ("week", "day")
+LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def analyse(records: list[dict], config: MonitorConfig = DEFAULT_CONFIG) -> dict
         periods.append(
             {
                 "period": period,
+                "model_versions": sorted({record["model_version"] for record in current}),
                 **_group(baseline, current, [pair for pair in pairs if pair["period"] == period], config),
                 "sources": _sources(baseline, current, pairs, period, config),
             }
@@ -142,16 +145,21 @@ def _sources(baseline, current, pairs, period, config) -> dict:
     for attribute in SOURCE_ATTRIBUTES:
         by_value = defaultdict(list)
         for record in current:
-            by_value[record["source"][attribute]].append(record)
+            by_value[_source(record, attribute)].append(record)
         sources[attribute] = {}
         for value, records in sorted(by_value.items()):
-            reference = [record for record in baseline if record["source"][attribute] == value]
-            matching = [p for p in pairs if p["period"] == period and p["source"][attribute] == value]
+            reference = [record for record in baseline if _source(record, attribute) == value]
+            matching = [p for p in pairs if p["period"] == period and _source(p, attribute) == value]
             sources[attribute][value] = {
                 "seen_in_baseline": bool(reference),
                 **_group(reference, records, matching, config),
             }
     return sources
+
+
+def _source(record: dict, attribute: str) -> str:
+    # Records written before an attribute joined SOURCE_ATTRIBUTES lack it.
+    return record["source"].get(attribute, UNKNOWN_SOURCE)
 
 
 def _labelled_pairs(inferences: list[dict], records: list[dict]) -> list[dict]:
@@ -166,6 +174,11 @@ def _labelled_pairs(inferences: list[dict], records: list[dict]) -> list[dict]:
         if not before:
             continue
         prediction = before[-1]
+        if prediction["shape"] != label["shape"]:
+            LOGGER.warning(
+                "label of image %s is %s, its prediction %s: not compared", image, label["shape"], prediction["shape"]
+            )
+            continue
         truth = rle_decode(label["label"], *label["shape"])
         predicted = rle_decode(prediction["mask"], *prediction["shape"])
         pairs.append(
