@@ -1,7 +1,8 @@
 """Model forward on CPU: the naive PyTorch fp32 NCHW forward against every fast path, same process, same input.
 
 Paths: PyTorch channels_last (fp32, then with bf16 autocast), ONNX Runtime fp32, OpenVINO fp32 and bf16 (the last
-only where the CPU has native bf16), all built through ``ptxseg.inference.runtimes`` on one ONNX export. Each is timed as the
+only where the CPU has native bf16), all built through ``ptxseg.inference.runtimes`` on one ONNX export. Each is
+timed as the
 median of ``--repeats`` batch-1 forwards after warm-up and compared with the naive forward: speed ratio, and the
 Dice of its thresholded masks against the fp32 masks on ``--agreement-images`` phantoms.
 

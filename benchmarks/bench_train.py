@@ -4,7 +4,8 @@ Two views of the same ``ptxseg.training.loop`` code on phantoms at a small size 
 
 * training steps only (``TrainingRun.train_epoch``): images/s and data-wait share of the steps themselves, after
   one warm-up epoch; this is what faster data loading could win.
-* whole epochs through ``ptxseg.training.loop.train``: its history's ``seconds`` and ``data_wait_share``, whose epoch time
+* whole epochs through ``ptxseg.training.loop.train``: its history's ``seconds`` and ``data_wait_share``, whose epoch
+  time
   also holds BatchNorm re-estimation and validation.
 
     python -m benchmarks.bench_train --encoder efficientnet-b4 --size 128 --batch-size 8
@@ -26,7 +27,7 @@ from benchmarks.model_inputs import input_side, phantom_training_items
 from benchmarks.report import finish, format_table
 from ptxseg.model.network import DEFAULT_ENCODER
 from ptxseg.training.config import TrainConfig
-from ptxseg.training.loop import TrainingRun, train
+from ptxseg.training.loop import TrainingRun, mixed_precision_dtype, train
 
 __all__ = ["main", "run_benchmark"]
 
@@ -97,7 +98,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "machine": machine,
         "setup": (
             f"{args.encoder} U-Net from random init, {args.size} px phantoms, batch {args.batch_size}, "
-            f"{args.steps} steps/epoch, {args.epochs} timed epochs after 1 warm-up, augmentation on, CPU fp32"
+            f"{args.steps} steps/epoch, {args.epochs} timed epochs after 1 warm-up, augmentation on, CPU "
+            f"{mixed_precision_dtype(torch.device('cpu'), config.amp) or 'fp32'}"
         ),
         "rows": rows,
     }

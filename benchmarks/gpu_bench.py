@@ -1,9 +1,11 @@
 """One script for a lent GPU (under 5 minutes): training and inference throughput, and fast-path correctness.
 
 * training images/s at 512x512, batch 32, AMP (fp16 autocast + channels_last), EfficientNet-B4, through
-  ``ptxseg.training.loop.TrainingRun``: on synthetic GPU-resident batches (the model's ceiling) and on phantoms through the
+  ``ptxseg.training.loop.TrainingRun``: on synthetic GPU-resident batches (the model's ceiling) and on phantoms
+  through the
   library's augmenting data loader (what a run gets, with its data-wait share);
-* inference images/s at batch 1 and 32, fp32 NCHW against AMP + channels_last (``ptxseg.inference.runtimes.TorchBackend``);
+* inference images/s at batch 1 and 32, fp32 NCHW against AMP + channels_last
+  (``ptxseg.inference.runtimes.TorchBackend``);
 * Dice of the fast path's thresholded masks against fp32 masks (random init unless ``--model``);
 * GPU name, memory and peak memory used.
 

@@ -72,7 +72,7 @@ def _training(shape: dict, device: torch.device, folder: Path, workers: int) -> 
     run.loader = DataLoader([batch] * shape["steps"], batch_size=None)
     run.steps_per_epoch = shape["steps"]
     synthetic = _timed_epochs(run, 1, device)
-    amp = "AMP fp16 + channels_last" if run.use_amp else "fp32 (AMP is GPU-only)"
+    amp = f"AMP {run.amp_dtype} + channels_last" if run.amp_dtype is not None else "fp32"
     return [
         {"what": f"train, synthetic on-device batches, {amp}", **synthetic, "note": "model ceiling"},
         {

@@ -9,7 +9,7 @@ import numpy as np
 
 from ptxseg.datasets.labelled import LabelledImage
 from ptxseg.evaluation.metrics import mean_per_image_dice
-from ptxseg.model.network import check_input_side
+from ptxseg.options.values import check_input_side
 from ptxseg.phantom.files import write_phantoms
 from ptxseg.phantom.synthetic import make_phantom
 from ptxseg.transforms.fit import fit_to_square

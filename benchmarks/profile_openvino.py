@@ -1,6 +1,7 @@
 """Where the served CPU forward spends its time: OpenVINO's per-layer counters by layer type, f32 against bf16.
 
-Compiles the network's ONNX export with the hints ``ptxseg.inference.runtimes.OpenVINOBackend`` uses plus ``PERF_COUNT``,
+Compiles the network's ONNX export with the hints ``ptxseg.inference.runtimes.OpenVINOBackend`` uses plus
+``PERF_COUNT``,
 runs ``--repeats`` forwards per precision and sums each layer type's time. Shows which layers native bf16 speeds
 up (dense convolutions on dot-product kernels) and which it barely does (memory-bound depthwise convolutions,
 activations, reorders): the reason the bf16 forward's ratio to fp32 differs from CPU to CPU.

@@ -29,7 +29,8 @@ __all__ = ["main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-# The agreement model: B4 from scratch on easy 128 px phantoms, as DESIGN.md measured (Dice ~0.97 in ~150 steps).
+# The agreement model: B4 from scratch on easy 128 px phantoms, as docs/architecture.md records (Dice ~0.97 in ~150
+# steps).
 AGREEMENT_TRAINING = {"size": 128, "phantoms": 96, "epochs": 14, "batch": 8}
 QUICK_TRAINING = {"size": 64, "phantoms": 12, "epochs": 1, "batch": 4}
 

@@ -8,8 +8,8 @@ import torch
 
 from ptxseg.compute.device import cpu_supports_bf16, resolve_device
 from ptxseg.inference import runtimes as backends
-from ptxseg.model import onnx as onnx_export
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend, select_backend
+from ptxseg.model import onnx as onnx_export
 from ptxseg.model.network import build_architecture, recalibrate_batchnorm
 from ptxseg.model.onnx import cached_onnx_export, export_onnx
 

@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ptxseg.model import checkpoint
+from ptxseg.model import weights_file
 from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
 from ptxseg.model.network import build_architecture
 from ptxseg.transforms.postprocess import TripletPostprocess
@@ -159,7 +159,7 @@ def test_failed_write_leaves_the_old_checkpoint_intact(tmp_path, b0_model, monke
             file.write(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint, "save_file", crash_midway)
+    monkeypatch.setattr(weights_file, "save_file", crash_midway)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, b0_model, {"metrics": {"dice": 0.9}})
     assert path.read_bytes() == before

@@ -7,6 +7,7 @@ import torch
 from ptxseg.datasets.labelled import LabelledImage
 from ptxseg.evaluation.tuning import candidate_postprocesses, store_postprocess, tune_postprocess
 from ptxseg.inference.predictor import Predictor
+from ptxseg.io.atomic import TEMPORARY_PREFIX
 from ptxseg.io.writers import write_png
 from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
 from ptxseg.model.network import build_architecture
@@ -87,4 +88,4 @@ def test_store_postprocess_rewrites_only_the_metadata(tmp_path):
     assert metadata.metrics == {"per_image_dice": 0.7} and metadata.image_size == SIZE
     assert after.keys() == before.keys() and all(torch.equal(after[key], before[key]) for key in before)
     assert Predictor.from_checkpoint(path, "cpu", "torch").postprocess == chosen
-    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, no leftovers
+    assert not list(tmp_path.glob(f"{TEMPORARY_PREFIX}*"))  # written atomically, no leftovers

@@ -13,10 +13,10 @@ from ptxseg.io.reader import read_cxr
 from ptxseg.io.seg import correction_seg, read_seg
 from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient, PacsUnavailable
 from ptxseg.serving.dicomweb.studies import PacsStudies
-from support.dciodvfy import dciodvfy_errors
-from support.orthanc import Orthanc, require_orthanc
-from support.pacs_images import write_cr_phantom, write_ct, write_dx_monochrome1_jpeg2000
-from support.paging_proxy import PagingProxy
+from tests.support.dciodvfy import dciodvfy_errors
+from tests.support.orthanc import Orthanc, require_orthanc
+from tests.support.pacs_images import write_cr_phantom, write_ct, write_dx_monochrome1_jpeg2000
+from tests.support.paging_proxy import PagingProxy
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ from server_tools import (
 )
 
 from io_fixtures import write_pillow
+from ptxseg.io.atomic import TEMPORARY_PREFIX
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
@@ -115,7 +116,8 @@ def _upload_in_background(server, image_id: str, mask: np.ndarray, folder: Path)
 
 
 def _partial_labels(folder: Path) -> list[str]:
-    return [entry.name for entry in os.scandir(folder) if entry.name.startswith(f".{BIG}.")]
+    names = (entry.name for entry in os.scandir(folder))
+    return [name for name in names if name.startswith(TEMPORARY_PREFIX) and name.endswith(f".{BIG}.nrrd")]
 
 
 def _freeze_mid_write(groups: set[int], folder: Path, writer: threading.Thread) -> list[str]:
@@ -320,7 +322,10 @@ def _partial_copy(entry: os.DirEntry) -> bool:
         return False
 
 
-INSTALL = "import sys; from ptxseg.serving.store import ModelStore; ModelStore(sys.argv[1]).install(sys.argv[2], trained=True)"
+INSTALL = (
+    "import sys; from ptxseg.serving.store import ModelStore; "
+    "ModelStore(sys.argv[1]).install(sys.argv[2], trained=True)"
+)
 
 
 def test_a_crash_while_a_model_is_installed_leaves_the_served_one(tmp_path):

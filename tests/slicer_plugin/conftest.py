@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# Runs in its own numpy 2 environment, started by test_slicer_core_tier.py.
+collect_ignore = ["slicer_core"]
+
 MODULE_DIR = Path(__file__).resolve().parents[2] / "slicer_plugin" / "PneumothoraxAnnotator"
 # Slicer puts the module folder on sys.path; do the same so `import PneumothoraxAnnotatorLib` works.
 if str(MODULE_DIR) not in sys.path:

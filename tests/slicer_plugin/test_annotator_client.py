@@ -171,6 +171,15 @@ def test_infer_decodes_monai_labels_multipart_answer(stub_server, tmp_path):
     assert form == {b'form-data; name="params"': b"{}"}
 
 
+def test_infer_asks_for_the_probability_map_and_names_it_so(stub_server, tmp_path):
+    body, headers = monai_label_infer_answer(NRRD_BYTES, {"model_version": "3"})
+    stub_server.answer("POST", "/infer/pneumothorax", body, headers=headers)
+    path, _ = PtxsegClient(stub_server.url).infer(SIIM_ID, tmp_path, params={"x": 1}, probability=True)
+    assert path == tmp_path / f"{SIIM_ID}.probability.nrrd"
+    form = {part.headers[b"Content-Disposition"]: part.content for part in _decode(stub_server.requests[-1])}
+    assert form == {b'form-data; name="params"': b'{"x": 1, "probability_map": true}'}
+
+
 def test_infer_types_an_unnamed_label_by_its_magic_bytes(stub_server, tmp_path):
     body, headers = monai_label_infer_answer(NRRD_BYTES, {}, filename="tmp_no_suffix")
     stub_server.answer("POST", "/infer/pneumothorax", body, headers=headers)

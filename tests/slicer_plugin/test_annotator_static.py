@@ -11,18 +11,23 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-PLUGIN_DIR = Path(__file__).resolve().parents[2] / "slicer_plugin"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PLUGIN_DIR = REPO_ROOT / "slicer_plugin"
 MODULE_DIR = PLUGIN_DIR / "PneumothoraxAnnotator"
 MODULE_FILE = MODULE_DIR / "PneumothoraxAnnotator.py"
 LIB_DIR = MODULE_DIR / "PneumothoraxAnnotatorLib"
+MRML_DIR = LIB_DIR / "mrml"
 UI_FILE = MODULE_DIR / "Resources" / "UI" / "PneumothoraxAnnotator.ui"
 ICON_FILE = MODULE_DIR / "Resources" / "Icons" / "PneumothoraxAnnotator.png"
-PYTHON_FILES = sorted([MODULE_FILE, *LIB_DIR.glob("*.py")])
+MRML_FILES = sorted(MRML_DIR.glob("*.py"))
+PYTHON_FILES = sorted([MODULE_FILE, *LIB_DIR.glob("*.py"), *MRML_FILES])
 LIB_FILES = sorted(LIB_DIR.glob("*.py"))
 GUI_MODULES = {"slicer", "qt", "ctk", "vtk"}
 # What Slicer's bundled Python offers besides the standard library.
-LIB_THIRD_PARTY = {"numpy", "SimpleITK"}
-SLICER_OLDEST_PYTHON = (3, 9)  # Slicer 5.2-5.6
+LIB_THIRD_PARTY = {"numpy", "SimpleITK", "pydicom"}
+SLICER_OLDEST_PYTHON = (3, 9)  # Slicer 5.4-5.6 ship Python 3.9
+# The application-level globals slicer-core lacks: MRML helpers take the scene and logics they work on.
+APPLICATION_GLOBALS = {"mrmlScene", "app", "modules", "util"}
 
 
 def _imported_top_level_names(path):
@@ -92,7 +97,7 @@ def test_ui_widget_names_are_unique():
 def test_ui_parameter_bindings_name_parameter_node_fields():
     root = ElementTree.parse(UI_FILE).getroot()
     bindings = {prop.find("string").text for prop in root.iter("property") if prop.get("name") == "SlicerParameterName"}
-    assert bindings == {"autoPredict", "autoNext", "maxEpochs"}
+    assert bindings == {"autoPredict", "autoNext", "maxEpochs", "showProbability"}
     assert bindings <= _parameter_node_fields()
 
 
@@ -108,6 +113,7 @@ def test_module_cmake_lists_every_python_file_and_resource():
     scripts = re.search(r"set\(MODULE_PYTHON_SCRIPTS(.*?)\)", cmake, re.S).group(1).split()
     resources = re.search(r"set\(MODULE_PYTHON_RESOURCES(.*?)\)", cmake, re.S).group(1).split()
     on_disk = {str(path.relative_to(MODULE_DIR)) for path in PYTHON_FILES}
+    assert len(on_disk) > 20
     assert set(scripts) == on_disk
     assert set(resources) == {str(UI_FILE.relative_to(MODULE_DIR)), str(ICON_FILE.relative_to(MODULE_DIR))}
     assert "slicerMacroBuildScriptedModule(" in cmake
@@ -115,14 +121,14 @@ def test_module_cmake_lists_every_python_file_and_resource():
 
 
 def test_extension_cmake_has_the_metadata_slicer_requires():
-    cmake = (PLUGIN_DIR / "CMakeLists.txt").read_text()
+    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
     for key in ("HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS", "DEPENDS"):
         assert re.search(rf"set\(EXTENSION_{key} ", cmake), key
     assert 'set(EXTENSION_DEPENDS "NA")' in cmake
     for line in (
         "find_package(Slicer REQUIRED)",
         "include(${Slicer_USE_FILE})",
-        "add_subdirectory(PneumothoraxAnnotator)",
+        "add_subdirectory(slicer_plugin/PneumothoraxAnnotator)",
         "include(${Slicer_EXTENSION_CPACK})",
     ):
         assert line in cmake
@@ -158,3 +164,38 @@ def test_readme_documents_the_self_test_command():
     readme = (PLUGIN_DIR / "README.md").read_text()
     assert "PTXSEG_SERVER_URL=" in readme
     assert "slicer.testing.runUnitTest(" in readme and "'PneumothoraxAnnotator')" in readme
+
+
+@pytest.mark.parametrize("path", MRML_FILES, ids=lambda path: path.name)
+def test_mrml_helpers_need_only_mrml(path):
+    imported = _imported_top_level_names(path)
+    assert not imported & {"qt", "ctk"}, f"{path.name} imports Qt: it must run on slicer-core"
+    used = {
+        node.attr
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "slicer"
+    }
+    assert not used & APPLICATION_GLOBALS, f"{path.name} uses the Slicer application's {used & APPLICATION_GLOBALS}"
+
+
+def test_the_extension_is_index_ready_at_the_repository_root():
+    assert not (PLUGIN_DIR / "CMakeLists.txt").exists(), "one extension CMakeLists.txt, at the root the index builds"
+    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
+    contributors = re.search(r'set\(EXTENSION_CONTRIBUTORS "([^"]*)"\)', cmake).group(1)
+    for contributor in contributors.split(","):
+        assert re.fullmatch(r"[^()]+ \([^()]+\)", contributor.strip()), f"not 'Name (Affiliation)': {contributor}"
+    screenshots = re.search(r'set\(EXTENSION_SCREENSHOTURLS "([^"]*)"\)', cmake).group(1).split()
+    for url in [*screenshots, re.search(r'set\(EXTENSION_ICONURL "([^"]*)"\)', cmake).group(1)]:
+        relative = url.split("/raw/main/", 1)[1]
+        assert (REPO_ROOT / relative).is_file(), f"{url} points at a file that is not in the repository"
+
+
+def test_the_supported_slicer_versions_are_stated_as_54_everywhere():
+    module = MODULE_FILE.read_text()
+    # Both first ship in Slicer 5.4: parameterNodeWrapper and the Source (formerly Master) representation names.
+    assert "parameterNodeWrapper" in module and "MasterRepresentation" not in module and "MasterVolume" not in module
+    for path in (PLUGIN_DIR / "README.md", MODULE_FILE, REPO_ROOT / "CMakeLists.txt"):
+        text = path.read_text()
+        assert "5.4" in text, f"{path.name} does not state the minimum Slicer version 5.4"
+        claim = re.search(r"5\.[0-3](\+| or (newer|later))", text)
+        assert not claim, f"{path.name} claims support for Slicer {claim and claim.group(0)}"

@@ -39,7 +39,7 @@ def test_the_annotation_cycle_enables_and_disables_submit():
     session.open_image("a")
     assert allowed(session) == {"can_next", "can_predict"}
     session.set_prediction(Prediction(probability=0.7, flagged=True))
-    assert allowed(session) == {"can_next", "can_predict", "can_submit"}
+    assert allowed(session) == {"can_next", "can_predict"}, "an unreviewed prediction is not a label"
     assert not session.has_unsubmitted_edits, "an untouched prediction is nothing to lose"
     session.mark_edited()
     assert session.has_unsubmitted_edits
@@ -118,7 +118,7 @@ def test_status_text_follows_the_cycle():
     session.open_image("a")
     assert session.status_text() == "a: no prediction yet (P predicts)."
     session.set_prediction(Prediction(probability=0.25, side="left"))
-    assert session.status_text() == "a: pneumothorax 25%, left"
+    assert session.status_text() == "a: pneumothorax 25%, left (edit it, or accept it as is)"
     session.mark_edited()
     assert session.status_text() == "a: edited, not submitted yet (S submits)."
     session.mark_submitted()
@@ -149,3 +149,64 @@ def test_prediction_tolerates_missing_and_malformed_fields():
     prediction = Prediction.from_result({"pneumothorax_probability": "high", "flag": "yes", "area_px": None})
     assert prediction == Prediction()
     assert prediction.summary() == "pneumothorax ?"
+
+
+def test_submit_right_after_opening_is_refused_until_edited_or_accepted():
+    session = connected_session()
+    session.open_image("a")
+    session.set_prediction(Prediction(probability=0.9))
+    assert not session.can_submit, "S on an unreviewed prediction would fine-tune the model on its own output"
+    assert session.can_accept_prediction
+    session.accept_prediction()
+    assert session.can_submit
+    assert session.submission_info("Dr. A") == {
+        "client_id": "PneumothoraxAnnotator",
+        "annotator": "Dr. A",
+        "accepted_as_is": True,
+    }
+    session.mark_edited()
+    assert session.submission_info("Dr. A")["accepted_as_is"] is False
+
+
+def test_accepting_needs_a_prediction():
+    session = connected_session()
+    session.open_image("a")
+    with pytest.raises(ValueError, match="no prediction to accept"):
+        session.accept_prediction()
+
+
+def test_an_edit_after_submit_needs_submitting_again_and_asks_before_leaving():
+    session = connected_session()
+    session.open_image("a")
+    session.mark_edited()
+    session.mark_submitted()
+    session.mark_edited()  # an undo after submit arrives as an edit (SegmentModified)
+    assert session.has_unsubmitted_edits and session.can_submit and "label submitted" not in session.status_text()
+
+
+def test_predict_over_unsubmitted_edits_asks_first():
+    session = connected_session()
+    session.open_image("a")
+    assert not session.prediction_replaces_edits
+    session.mark_edited()
+    assert session.prediction_replaces_edits
+
+
+def test_back_walks_through_the_opened_images_and_shows_them_as_submitted():
+    session = connected_session()
+    for image_id in ("a", "b", "c"):
+        session.open_image(image_id)
+    assert session.can_go_back and session.previous_image_id == "b"
+    session.open_image("b", going_back=True)
+    session.set_stored_label()
+    assert session.submitted and not session.can_submit and session.previous_image_id == "a"
+    session.open_image("a", going_back=True)
+    assert not session.can_go_back
+    session.open_image("d")
+    assert session.previous_image_id == "a"
+    with pytest.raises(ValueError, match="not the previous image"):
+        session.open_image("c", going_back=True)
+
+
+def test_the_annotator_is_named_in_the_label_info_or_unknown():
+    assert AnnotationSession().submission_info("  ")["annotator"] == "unknown"

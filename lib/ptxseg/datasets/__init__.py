@@ -1,39 +1,22 @@
-"""Labelled images from SIIM-ACR (RLE), PTX-498, plain folders and MONAI Label studies; the splits.
+"""Labelled images from SIIM-ACR (RLE), PTX-498, plain folders and MONAI Label studies, and their splits."""
 
-Each module is one step; this package names the public functions of all of them.
-"""
+from ptxseg import lazy_exports
 
-from ptxseg.datasets.labelled import CachedFittedDataset, FittedSample, LabelledImage, fit_labelled_image
-from ptxseg.datasets.ptx498 import IMAGE_SUFFIX, MASK_SUFFIX, Sample, find_ptx498_pairs
-from ptxseg.datasets.siim import EMPTY_RLE, RleMask, load_siim_masks, read_siim_rle_csv, rle_decode, rle_encode
-from ptxseg.datasets.siim_studies import LABEL_FOLDER, SiimConversion, convert_siim
-from ptxseg.datasets.specs import DATA_KINDS, find_images, load_data_specs, parse_data_spec
-from ptxseg.datasets.splits import random_split, select_ids, split_by_id, split_by_ids
-
-__all__ = [
-    "LabelledImage",
-    "FittedSample",
-    "fit_labelled_image",
-    "CachedFittedDataset",
-    "IMAGE_SUFFIX",
-    "MASK_SUFFIX",
-    "Sample",
-    "find_ptx498_pairs",
-    "RleMask",
-    "EMPTY_RLE",
-    "load_siim_masks",
-    "read_siim_rle_csv",
-    "rle_decode",
-    "rle_encode",
-    "LABEL_FOLDER",
-    "SiimConversion",
-    "convert_siim",
-    "DATA_KINDS",
-    "parse_data_spec",
-    "load_data_specs",
-    "find_images",
-    "split_by_id",
-    "random_split",
-    "select_ids",
-    "split_by_ids",
-]
+_EXPORTS = {
+    "LabelledImage": "labelled",
+    "CachedFittedDataset": "labelled",
+    "load_data_specs": "specs",
+    "find_images": "specs",
+    "RleMask": "siim",
+    "read_siim_rle_csv": "siim",
+    "rle_decode": "siim",
+    "rle_encode": "siim",
+    "find_ptx498_pairs": "ptx498",
+    "convert_siim": "siim_studies",
+    "split_by_id": "splits",
+    "random_split": "splits",
+    "split_by_ids": "splits",
+    "select_ids": "splits",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

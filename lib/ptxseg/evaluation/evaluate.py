@@ -95,7 +95,8 @@ class ThresholdSweep:
     """Both Dice conventions at many thresholds, accumulated image by image without keeping any probability map.
 
     Per image and threshold only the predicted and true-positive pixel counts matter. A pixel is foreground when
-    its probability is strictly above the threshold (as in :class:`ptxseg.transforms.postprocess.ThresholdPostprocess`); no
+    its probability is strictly above the threshold (as in
+    :class:`ptxseg.transforms.postprocess.ThresholdPostprocess`); no
     minimum area is applied.
 
     Example:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ptxseg.evaluation.evaluate import Evaluation, ImageResult
 from ptxseg.evaluation.plots import plot_cases, plot_dice_histogram, plot_threshold_sweep
+from ptxseg.io.atomic import write_text_atomically
 
 __all__ = ["METRICS_NAME", "PER_IMAGE_NAME", "REPORT_NAME", "PLOT_NAMES", "write_evaluation"]
 
@@ -100,12 +101,6 @@ def _report(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def write_evaluation(
     out_dir: str | os.PathLike, evaluation: Evaluation, data: dict, model: dict, tuning: dict | None = None
 ) -> dict:
@@ -137,6 +132,6 @@ def write_evaluation(
     )
     plot_cases(evaluation.gallery, out_dir / PLOT_NAMES["cases"])
     _write_per_image(evaluation, out_dir / PER_IMAGE_NAME)
-    _atomic_text(out_dir / METRICS_NAME, json.dumps(metrics, indent=2))
-    _atomic_text(out_dir / REPORT_NAME, _report(metrics))
+    write_text_atomically(out_dir / METRICS_NAME, json.dumps(metrics, indent=2))
+    write_text_atomically(out_dir / REPORT_NAME, _report(metrics))
     return metrics

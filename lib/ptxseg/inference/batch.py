@@ -19,9 +19,11 @@ import torch.distributed as dist
 from ptxseg.compute import distributed
 from ptxseg.datasets.siim import rle_encode
 from ptxseg.datasets.specs import find_images
-from ptxseg.image import CXRImage, CXRReadError
+from ptxseg.image import CXRReadError
 from ptxseg.inference.predictor import Prediction, Predictor
+from ptxseg.inference.prefetch import prefetched_batches
 from ptxseg.inference.seg import SEG_SUFFIX, save_seg, seg_of_prediction
+from ptxseg.io.atomic import atomic_write
 from ptxseg.io.masks import MASK_FORMATS, write_mask
 from ptxseg.io.reader import image_id, read_cxr
 
@@ -105,18 +107,6 @@ def _row(path: Path, prediction: Prediction | None = None, error: str = "") -> d
     return row
 
 
-def _read_batch(paths: Sequence[Path], rows: list[dict]) -> tuple[list[Path], list[CXRImage]]:
-    readable, images = [], []
-    for path in paths:
-        try:
-            images.append(read_cxr(path))
-            readable.append(path)
-        except CXRReadError as error:
-            LOGGER.warning("skipping %s", error)
-            rows.append(_row(path, error=str(error)))
-    return readable, images
-
-
 def predict_files(
     predictor: Predictor,
     paths: Sequence[Path],
@@ -145,8 +135,15 @@ def predict_files(
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, str]] = []
-    for start in range(0, len(paths), batch_size):
-        readable, images = _read_batch(paths[start : start + batch_size], rows)
+    for batch, loaded in prefetched_batches(paths, batch_size, read_cxr):
+        readable, images = [], []
+        for path, image in zip(batch, loaded, strict=True):
+            if isinstance(image, CXRReadError):
+                LOGGER.warning("skipping %s", image)
+                rows.append(_row(path, error=str(image)))
+            else:
+                readable.append(path)
+                images.append(image)
         if not images:
             continue
         for path, image, prediction in zip(readable, images, predictor.predict_batch(images), strict=True):
@@ -167,12 +164,10 @@ def predict_files(
 
 
 def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", newline="") as stream:
+    with atomic_write(path) as temporary, temporary.open("w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(columns)
         writer.writerows(rows)
-    os.replace(temporary, path)
     return path
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, TorchBackend
+from ptxseg.io.atomic import atomic_write
 from ptxseg.model.checkpoint import load_model_or_refuse
 from ptxseg.model.onnx import export_onnx
 from ptxseg.phantom.synthetic import make_phantom
@@ -76,8 +77,8 @@ def export_checked_onnx(
     """
     checkpoint, onnx_path = Path(checkpoint), Path(onnx_path)
     model, metadata = load_model_or_refuse(checkpoint, "export it")
-    staging = onnx_path.with_name(f".{onnx_path.name}.unchecked")
-    try:
+    # Exported beside the target and only renamed into place once it agrees with PyTorch.
+    with atomic_write(onnx_path) as staging:
         export_onnx(model, metadata.image_size, staging)
         difference = onnx_max_difference(model, staging, metadata.image_size)
         if difference > tolerance:
@@ -86,7 +87,4 @@ def export_checked_onnx(
                 f"above the tolerance {tolerance:g}; {onnx_path} was not written. Report it with your torch and "
                 "onnx versions, and serve the checkpoint with --backend torch meanwhile"
             )
-        os.replace(staging, onnx_path)
-    finally:
-        staging.unlink(missing_ok=True)
     return OnnxExport(onnx_path, metadata.image_size, difference)

@@ -65,9 +65,13 @@ class TorchBackend:
 
 
 class OpenVINOBackend:
-    """OpenVINO on CPU, bf16 where the CPU supports it natively (the fastest CPU path measured here)."""
+    """OpenVINO on CPU, bf16 where the CPU supports it natively (the fastest CPU path measured here).
 
-    def __init__(self, onnx_path: Path, precision: str = "auto", threads: int | None = None):
+    ``model_path`` is the ONNX export, or an int8 model from ``ptxseg.inference.int8`` (``int8=True``): its
+    quantised layers run in int8 and the rest (depthwise convolutions) at ``precision``.
+    """
+
+    def __init__(self, model_path: Path, precision: str = "auto", threads: int | None = None, int8: bool = False):
         import openvino as ov
 
         if precision == "auto":
@@ -77,8 +81,8 @@ class OpenVINOBackend:
         config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
-        self.compiled = ov.Core().compile_model(str(onnx_path), "CPU", config)
-        self.name = f"openvino-{precision}"
+        self.compiled = ov.Core().compile_model(str(model_path), "CPU", config)
+        self.name = f"openvino-int8-{precision}" if int8 else f"openvino-{precision}"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.compiled([np.ascontiguousarray(batch, np.float32)])[0])

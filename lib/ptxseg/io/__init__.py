@@ -2,27 +2,27 @@
 
 ``reader`` dispatches by content and suffix to ``dicom``, ``raster`` (PNG/JPEG/BMP/TIFF) and ``itk`` (NIfTI/NRRD),
 which share the guards of ``guards`` and the suffix tables of ``formats``; ``labels`` writes and reads labels on an
-image's grid, ``masks`` plain mask files, ``writers`` the phantom DICOM/PNG files.
+image's grid, ``masks`` plain mask files, ``writers`` the phantom DICOM/PNG files, ``atomic`` the one atomic write.
 """
 
-from ptxseg.io.formats import LABEL_SUFFIXES, SUPPORTED_SUFFIXES
-from ptxseg.io.labels import read_label, write_label
-from ptxseg.io.masks import MASK_FORMATS, read_mask, write_mask
-from ptxseg.io.reader import MAX_PIXELS, image_id, read_cxr
-from ptxseg.io.writers import quantize, write_dicom, write_png
+from ptxseg import lazy_exports
 
-__all__ = [
-    "LABEL_SUFFIXES",
-    "MASK_FORMATS",
-    "MAX_PIXELS",
-    "SUPPORTED_SUFFIXES",
-    "image_id",
-    "quantize",
-    "read_cxr",
-    "read_label",
-    "read_mask",
-    "write_dicom",
-    "write_label",
-    "write_mask",
-    "write_png",
-]
+_EXPORTS = {
+    "read_cxr": "reader",
+    "image_id": "reader",
+    "MAX_PIXELS": "reader",
+    "SUPPORTED_SUFFIXES": "formats",
+    "LABEL_SUFFIXES": "formats",
+    "write_label": "labels",
+    "read_label": "labels",
+    "read_mask": "masks",
+    "write_mask": "masks",
+    "MASK_FORMATS": "masks",
+    "write_dicom": "writers",
+    "write_png": "writers",
+    "quantize": "writers",
+    "atomic_write": "atomic",
+    "write_text_atomically": "atomic",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

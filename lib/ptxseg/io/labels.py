@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
 from ptxseg.image import CXRImage, Geometry
+from ptxseg.io import reader as cxr_reader
+from ptxseg.io.atomic import atomic_write
 from ptxseg.io.formats import (
     LABEL_SUFFIXES,
     known_suffix,
 )
 from ptxseg.io.guards import check_pixel_count, read_error
 from ptxseg.io.itk import geometry_from_reader, itk_label_image, itk_reader, itk_reason
-from ptxseg.io import reader as cxr_reader
 from ptxseg.io.reader import image_id
 
 __all__ = ["write_label", "read_label"]
@@ -62,12 +62,8 @@ def write_label(mask: np.ndarray, like: CXRImage, path: str | os.PathLike) -> Pa
         )
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist; create it before writing {path.name}")
-    temporary = path.with_name(f".{image_id(path)}.{uuid.uuid4().hex}.tmp{suffix}")
-    try:
+    with atomic_write(path) as temporary:
         sitk.WriteImage(itk_label_image(labels, like.geometry), str(temporary), useCompression=True)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -1,51 +1,23 @@
-"""Step 3's network: the EfficientNet U-Net, its ImageNet encoder weights, the safe weights file, the checkpoint record, ONNX export.
-
-Each module is one step; this package names the public functions of all of them.
+"""Step 3's network: the EfficientNet U-Net, its ImageNet encoder weights, the safe weights file, the checkpoint
+record (CheckpointMetadata) and the ONNX export.
 """
 
-from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
-from ptxseg.model.encoder_weights import (
-    WEIGHTS_CACHE_ENV,
-    default_cache_dir,
-    download_imagenet_weights,
-    imagenet_weights_path,
-    load_encoder_weights,
-)
-from ptxseg.model.factory import build_model
-from ptxseg.model.network import (
-    DEFAULT_ENCODER,
-    SUPPORTED_ENCODERS,
-    build_architecture,
-    check_dropout,
-    check_input_side,
-    describe_weights,
-    enable_mc_dropout,
-    identify_architecture,
-    recalibrate_batchnorm,
-)
-from ptxseg.model.onnx import ONNX_OPSET, cached_onnx_export, export_onnx
+from ptxseg import lazy_exports
 
-__all__ = [
-    "CheckpointMetadata",
-    "save_checkpoint",
-    "load_checkpoint",
-    "load_model",
-    "WEIGHTS_CACHE_ENV",
-    "load_encoder_weights",
-    "default_cache_dir",
-    "imagenet_weights_path",
-    "download_imagenet_weights",
-    "build_model",
-    "DEFAULT_ENCODER",
-    "SUPPORTED_ENCODERS",
-    "build_architecture",
-    "describe_weights",
-    "identify_architecture",
-    "recalibrate_batchnorm",
-    "enable_mc_dropout",
-    "check_input_side",
-    "check_dropout",
-    "ONNX_OPSET",
-    "export_onnx",
-    "cached_onnx_export",
-]
+_EXPORTS = {
+    "build_architecture": "network",
+    "SUPPORTED_ENCODERS": "network",
+    "recalibrate_batchnorm": "network",
+    "enable_mc_dropout": "network",
+    "build_model": "factory",
+    "load_encoder_weights": "encoder_weights",
+    "download_imagenet_weights": "encoder_weights",
+    "CheckpointMetadata": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "load_model": "checkpoint",
+    "export_onnx": "onnx",
+    "cached_onnx_export": "onnx",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

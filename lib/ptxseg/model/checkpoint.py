@@ -1,17 +1,12 @@
-"""Safe model checkpoints: tensors plus typed metadata, written atomically, loaded without unpickling code.
+"""ptxseg's checkpoint record: a model's weights with typed metadata (CheckpointMetadata), written atomically.
 
-The preferred format is safetensors, with the metadata as one JSON string in its header (``__metadata__``).
-``.pt``/``.pth`` files are read with ``torch.load(weights_only=True)`` only: a model file from a colleague must
-not be able to run code, so anything beyond tensors and plain containers is refused.
+The file format itself (safetensors or weights-only ``.pt``, never unpickled code) is ``ptxseg.model.weights_file``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import pickle
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -19,20 +14,17 @@ from pathlib import Path
 
 import torch
 from monai.networks.nets import FlexibleUNet
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from ptxseg import __version__
+from ptxseg.io.atomic import atomic_write
 from ptxseg.model.network import DEFAULT_ENCODER, build_architecture, describe_weights, identify_architecture
+from ptxseg.model.weights_file import read_weights, write_weights
 from ptxseg.transforms.fit import DEFAULT_IMAGE_SIZE
 from ptxseg.transforms.intensity import IMAGENET_GREY_MEAN, IMAGENET_GREY_STD
 from ptxseg.transforms.postprocess import ThresholdPostprocess, TripletPostprocess, postprocess_from_dict
 
 __all__ = ["CheckpointMetadata", "save_checkpoint", "load_checkpoint", "load_model"]
 
-METADATA_KEY = "ptxseg_metadata"
-SAFETENSORS_SUFFIX = ".safetensors"
-TORCH_SUFFIXES = (".pt", ".pth")
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +38,8 @@ class CheckpointMetadata:
     """Everything needed to rebuild, feed and judge a saved model; defaults are the paper's setup.
 
     ``image_size`` is the side of the square model input; ``normalize_mean``/``normalize_std`` standardise [0, 1]
-    pixels; ``postprocess`` is a :func:`ptxseg.transforms.postprocess.postprocess_from_dict` config. ``encoder_weights`` is
+    pixels; ``postprocess`` is a :func:`ptxseg.transforms.postprocess.postprocess_from_dict` config.
+    ``encoder_weights`` is
     where the encoder's first weights came from (``'random'``, ``'imagenet:<path>'``, ...); None means "ask the
     model" and is filled in by :func:`save_checkpoint`, which also stamps ``created`` with the time of writing.
 
@@ -135,54 +128,10 @@ def save_checkpoint(
             f"metadata describes {meta.encoder} with in_channels={meta.in_channels} but the model is "
             f"{architecture['encoder']} with in_channels={architecture['in_channels']}; drop those keys or fix them"
         )
-    path = Path(path)
     tensors = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        if path.suffix == SAFETENSORS_SUFFIX:
-            save_file(tensors, temporary, metadata={METADATA_KEY: json.dumps(meta.to_dict())})
-        elif path.suffix in TORCH_SUFFIXES:
-            torch.save({"state_dict": tensors, "metadata": meta.to_dict()}, temporary)
-        else:
-            raise ValueError(f"checkpoint path must end in {SAFETENSORS_SUFFIX} (preferred), .pt or .pth: {path}")
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    with atomic_write(path) as temporary:
+        write_weights(temporary, tensors, meta.to_dict())
     return path
-
-
-def _read_safetensors(path: Path, map_location: str) -> tuple[dict, dict | None]:
-    try:
-        with safe_open(path, framework="pt", device=map_location) as file:
-            header = (file.metadata() or {}).get(METADATA_KEY)
-            tensors = {key: file.get_tensor(key) for key in file.keys()}
-    except SafetensorError as error:
-        raise ValueError(f"{path} is not a readable safetensors file ({error})") from error
-    return tensors, json.loads(header) if header else None
-
-
-def _read_torch(path: Path, map_location: str) -> tuple[dict, dict | None]:
-    try:
-        content = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise ValueError(
-            f"{path} is not a safe checkpoint: the weights-only loader refused it (it holds Python objects besides "
-            "tensors, which could run code, or is no checkpoint at all) and nothing in it was run. Ask for a "
-            ".safetensors file or a plain state dict saved with torch.save."
-        ) from error
-    except RuntimeError as error:
-        raise ValueError(f"{path} is not a readable PyTorch checkpoint ({error})") from error
-    header = None
-    if isinstance(content, Mapping) and ("state_dict" in content or "model" in content):
-        header = content.get("metadata")
-        content = content["state_dict"] if "state_dict" in content else content["model"]
-    if not isinstance(content, Mapping) or not all(isinstance(value, torch.Tensor) for value in content.values()):
-        raise ValueError(f"{path} holds no state dict (a mapping of names to tensors)")
-    if header is not None and not isinstance(header, Mapping):
-        raise ValueError(f"{path} has metadata of type {type(header).__name__}; expected a dict")
-    return dict(content), header
 
 
 def load_checkpoint(
@@ -201,15 +150,7 @@ def load_checkpoint(
     Example:
         >>> state_dict, metadata = load_checkpoint("model.safetensors")  # doctest: +SKIP
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    if path.suffix == SAFETENSORS_SUFFIX:
-        state_dict, header = _read_safetensors(path, str(map_location))
-    elif path.suffix in TORCH_SUFFIXES:
-        state_dict, header = _read_torch(path, map_location)
-    else:
-        raise ValueError(f"unknown checkpoint format {path.suffix!r}; use .safetensors, .pt or .pth: {path}")
+    state_dict, header = read_weights(path, map_location)
     return state_dict, CheckpointMetadata.from_dict(header) if header is not None else None
 
 

@@ -1,4 +1,4 @@
-"""ImageNet encoder weights from a local file or an explicit, opt-in cached download; never fetched behind a user's back."""
+"""ImageNet encoder weights: from a local file, or from an explicit opt-in cached download; never fetched unasked."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from monai.networks.nets import FlexibleUNet
 from monai.networks.nets.efficientnet import url_map
 
 from ptxseg.model.network import DEFAULT_ENCODER, STEM_WEIGHT_KEY, _check_encoder
+from ptxseg.model.weights_file import read_weights
 
 __all__ = [
     "WEIGHTS_CACHE_ENV",
@@ -42,10 +43,7 @@ def load_encoder_weights(model: FlexibleUNet, path: str | os.PathLike) -> None:
     Example:
         >>> load_encoder_weights(model, "efficientnet-b4-6ed6700e.pth")  # doctest: +SKIP
     """
-    # Imported here: ptxseg.model.checkpoint rebuilds models with this module, a top-level import would be circular.
-    from ptxseg.model.checkpoint import load_checkpoint
-
-    source, _ = load_checkpoint(path)
+    source, _ = read_weights(path)
     target = model.encoder.state_dict()
     loaded, missing, mismatched = {}, [], []
     for key, expected in target.items():

@@ -16,6 +16,8 @@ from monai.networks.nets import FlexibleUNet
 from monai.networks.nets.efficientnet import url_map
 from torch import nn
 
+from ptxseg.options.values import check_dropout
+
 __all__ = [
     "DEFAULT_ENCODER",
     "SUPPORTED_ENCODERS",
@@ -24,45 +26,20 @@ __all__ = [
     "identify_architecture",
     "recalibrate_batchnorm",
     "enable_mc_dropout",
-    "check_input_side",
-    "check_dropout",
 ]
 
 DEFAULT_ENCODER = "efficientnet-b4"
 # The EfficientNets MONAI has ImageNet weights for (b8 and l2 have none).
 SUPPORTED_ENCODERS = tuple(name for name in url_map if name.startswith("efficientnet-"))
 # MONAI's encoder uses TensorFlow's momentum 0.01: after a short fine-tune its running statistics are stale and
-# eval-mode predictions collapse to the empty mask (measured, see DESIGN.md). PyTorch's 0.1 tracks them.
+# eval-mode predictions collapse to the empty mask (measured; docs/architecture.md, "BatchNorm statistics").
+# PyTorch's 0.1 tracks them.
 PYTORCH_BATCHNORM_MOMENTUM = 0.1
 # The encoder's classifier head is never run by the U-Net; as parameters without gradients it would make DDP fail
 # (unless find_unused_parameters=True) and add 2.6 M useless weights to every checkpoint.
 _UNUSED_ENCODER_HEAD = ("_conv_head", "_bn1", "_dropout", "_fc")
 
 logger = logging.getLogger(__name__)
-
-
-def check_input_side(side: int, name: str = "image_size") -> int:
-    """Return ``side`` if the U-Net can take square inputs of that side, else raise a ValueError naming ``name``.
-
-    Example:
-        >>> check_input_side(512)
-        512
-    """
-    if side < 32 or side % 32:
-        raise ValueError(f"{name} must be a multiple of 32 and >= 32 (the encoder downsamples 5 times), got {side}")
-    return side
-
-
-def check_dropout(rate: float) -> float:
-    """Return ``rate`` if it is a usable decoder dropout rate (0 <= rate < 1), else raise a ValueError.
-
-    Example:
-        >>> check_dropout(0.2)
-        0.2
-    """
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {rate}")
-    return rate
 
 
 def _check_encoder(encoder: str) -> None:

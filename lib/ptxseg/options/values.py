@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["check_at_least", "check_fraction", "check_probability", "parse_bool"]
+__all__ = ["check_at_least", "check_dropout", "check_fraction", "check_input_side", "check_probability", "parse_bool"]
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -64,3 +64,27 @@ def check_at_least(name: str, value: int | float, minimum: int | float) -> int |
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def check_input_side(side: int, name: str = "image_size") -> int:
+    """Return ``side`` if the U-Net can take square inputs of that side, else raise a ValueError naming ``name``.
+
+    Example:
+        >>> check_input_side(512)
+        512
+    """
+    if side < 32 or side % 32:
+        raise ValueError(f"{name} must be a multiple of 32 and >= 32 (the encoder downsamples 5 times), got {side}")
+    return side
+
+
+def check_dropout(rate: float) -> float:
+    """Return ``rate`` if it is a usable decoder dropout rate (0 <= rate < 1), else raise a ValueError.
+
+    Example:
+        >>> check_dropout(0.2)
+        0.2
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {rate}")
+    return rate

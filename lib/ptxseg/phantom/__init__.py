@@ -1,28 +1,14 @@
-"""Synthetic chest X-rays with known pneumothorax masks, for tests, the demo and calibration.
+"""Synthetic chest X-rays with known pneumothorax masks, for tests, the demo studies and calibration."""
 
-Each module is one step; this package names the public functions of all of them.
-"""
+from ptxseg import lazy_exports
 
-from ptxseg.phantom.anatomy import ChestLayers, Lung, render_chest
-from ptxseg.phantom.demo import DEMO_UID_ROOT, DemoStudy, default_demo_dir, make_demo_studies, write_studies
-from ptxseg.phantom.files import PHANTOM_FORMATS, WrittenPhantom, write_phantoms
-from ptxseg.phantom.synthetic import Phantom, make_dataset, make_phantom
-from ptxseg.phantom.vessels import vessel_tree
-
-__all__ = [
-    "ChestLayers",
-    "Lung",
-    "render_chest",
-    "DEMO_UID_ROOT",
-    "DemoStudy",
-    "default_demo_dir",
-    "make_demo_studies",
-    "write_studies",
-    "PHANTOM_FORMATS",
-    "WrittenPhantom",
-    "write_phantoms",
-    "Phantom",
-    "make_dataset",
-    "make_phantom",
-    "vessel_tree",
-]
+_EXPORTS = {
+    "Phantom": "synthetic",
+    "make_phantom": "synthetic",
+    "make_dataset": "synthetic",
+    "write_phantoms": "files",
+    "make_demo_studies": "demo",
+    "default_demo_dir": "demo",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,30 +1,20 @@
-"""TrainConfig (the one source of training options), the training loop, augmentation, losses, validation, torchrun.
-
-Each module is one step; this package names the public functions of all of them.
+"""Training: TrainConfig (the one source of training options), the loop, augmentation, losses, validation during
+training, the torchrun launcher and the run's log.
 """
 
-from ptxseg.training.augment import train_augmentations
-from ptxseg.training.config import MONITORED_METRICS, TrainConfig, TrainResult
-from ptxseg.training.log import TrainingLog, plot_training_curve
-from ptxseg.training.loop import TrainingRun, train
-from ptxseg.training.losses import DiceBCELoss
-from ptxseg.training.torchrun import run_distributed_training, train_command
-from ptxseg.training.validate import ValidationResult, evaluate_checkpoint, probability_batches, validate
+from ptxseg import lazy_exports
 
-__all__ = [
-    "train_augmentations",
-    "MONITORED_METRICS",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingLog",
-    "plot_training_curve",
-    "TrainingRun",
-    "train",
-    "DiceBCELoss",
-    "train_command",
-    "run_distributed_training",
-    "ValidationResult",
-    "validate",
-    "probability_batches",
-    "evaluate_checkpoint",
-]
+_EXPORTS = {
+    "TrainConfig": "config",
+    "TrainResult": "config",
+    "train": "loop",
+    "train_augmentations": "augment",
+    "DiceBCELoss": "losses",
+    "validate": "validate",
+    "evaluate_checkpoint": "validate",
+    "run_distributed_training": "torchrun",
+    "train_command": "torchrun",
+    "TrainingLog": "log",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

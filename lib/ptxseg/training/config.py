@@ -1,56 +1,129 @@
-"""TrainConfig, the one source of training options (defaults, checks), and TrainResult."""
+"""TrainConfig, the one source of training options (defaults, checks, command-line flags), and TrainResult.
+
+Each field carries its command-line flag and help in its metadata: ``ptxseg train``'s parser and the ``torchrun``
+command that front ends launch are both derived from it, so a new option is one new field and cannot be forgotten
+by either.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import argparse
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-from ptxseg.model.network import check_dropout, check_input_side
+from ptxseg.options import check_at_least, check_probability
+from ptxseg.options.values import check_dropout, check_input_side
 
 __all__ = ["MONITORED_METRICS", "TrainConfig", "TrainResult"]
 
 MONITORED_METRICS = ("pooled_iou", "pooled_dice", "per_image_dice")
+# Postponed annotations are strings: the argparse type of each one a field uses.
+_FLAG_TYPES = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}
+
+
+def _option(default, flag: str, help: str, **argparse_options):
+    """A field with its command-line flag; a bool field's flag switches it off (``--no-augment``)."""
+    return field(default=default, metadata={"flag": flag, "help": help, **argparse_options})
 
 
 @dataclass
 class TrainConfig:
-    """Every training knob, with the paper's values as defaults; values are checked when the config is made."""
+    """Every training knob, with the paper's values as defaults; values are checked when the config is made.
 
-    image_size: int = 512
-    batch_size: int = 32
-    epochs: int = 300
-    learning_rate: float = 1e-4
-    min_learning_rate: float = 1e-6
-    patience: int = 20
-    monitor: str = "pooled_iou"
-    dice_weight: float = 1.0
-    bce_weight: float = 1.0
-    augment: bool = True
-    amp: bool = True
-    device: str = "auto"
-    num_workers: int = 0
-    seed: int = 0
-    max_steps_per_epoch: int | None = None
-    bn_recalibration_batches: int = 8
-    threshold: float = 0.5
-    encoder: str = "efficientnet-b4"
-    encoder_weights: str | None = None
-    dropout: float = 0.0
+    Example:
+        >>> config = TrainConfig(epochs=5, augment=False)
+        >>> config.to_arguments()[:4]
+        ['--image-size', '512', '--batch-size', '32']
+        >>> parser = argparse.ArgumentParser()
+        >>> TrainConfig.add_arguments(parser)
+        >>> TrainConfig.from_arguments(parser.parse_args(config.to_arguments())) == config
+        True
+    """
+
+    image_size: int = _option(512, "--image-size", "model input side (multiple of 32)")
+    batch_size: int = _option(32, "--batch-size", "batch size (under torchrun: the global batch)")
+    epochs: int = _option(300, "--epochs", "maximum epochs (early stopping may end sooner)")
+    learning_rate: float = _option(1e-4, "--lr", "initial learning rate (cosine decay)")
+    min_learning_rate: float = _option(1e-6, "--min-lr", "learning rate at the end of the cosine decay")
+    patience: int = _option(20, "--patience", "early stopping: epochs without improvement")
+    # Not "--monitor": torchrun would read that as an abbreviation of its own --monitor-interval.
+    monitor: str = _option(
+        "pooled_iou",
+        "--monitor-metric",
+        "validation metric for early stopping and the best checkpoint (default: pooled_iou, as the paper)",
+        choices=MONITORED_METRICS,
+    )
+    dice_weight: float = _option(1.0, "--dice-weight", "weight of the Dice term of the loss")
+    bce_weight: float = _option(1.0, "--bce-weight", "weight of the BCE term of the loss")
+    augment: bool = _option(True, "--no-augment", "switch the heavy augmentation off")
+    amp: bool = _option(True, "--no-amp", "train in fp32 (default: fp16 on GPU, bf16 on CPUs with native bf16)")
+    device: str = _option("auto", "--device", "auto | cpu | cuda[:N]")
+    num_workers: int = _option(0, "--workers", "data loader worker processes")
+    seed: int = _option(0, "--seed", "seed of the split, initialisation and sampling")
+    max_steps_per_epoch: int | None = _option(
+        None, "--max-steps-per-epoch", "cap the steps of each epoch (smoke tests)"
+    )
+    bn_recalibration_batches: int = _option(
+        8, "--bn-recalibration-batches", "clean batches that re-estimate BatchNorm statistics after training"
+    )
+    threshold: float = _option(0.5, "--threshold", "probability threshold for validation masks")
+    encoder: str = _option("efficientnet-b4", "--encoder", "efficientnet-b0 ... b7")
+    encoder_weights: str | None = _option(
+        None, "--encoder-weights", "local ImageNet weights file for the encoder (no download)"
+    )
+    dropout: float = _option(
+        0.0,
+        "--dropout",
+        "decoder dropout of a new model (> 0 allows MC-dropout uncertainty); with --init the checkpoint's is kept",
+    )
 
     def __post_init__(self):
         check_input_side(self.image_size)
         for name in ("batch_size", "epochs", "patience"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            check_at_least(name, getattr(self, name), 1)
         if not 0 < self.learning_rate or not 0 <= self.min_learning_rate <= self.learning_rate:
             raise ValueError("need 0 < learning_rate and 0 <= min_learning_rate <= learning_rate")
         if self.monitor not in MONITORED_METRICS:
             raise ValueError(f"monitor must be one of {', '.join(MONITORED_METRICS)}, got {self.monitor!r}")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must lie strictly between 0 and 1, got {self.threshold}")
-        if self.num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+        check_probability("threshold", self.threshold)
+        check_at_least("num_workers", self.num_workers, 0)
+        check_at_least("bn_recalibration_batches", self.bn_recalibration_batches, 0)
         check_dropout(self.dropout)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add one flag per field, with the field's default and help (see the class example)."""
+        for item in fields(cls):
+            options = {key: value for key, value in item.metadata.items() if key != "flag"}
+            if item.type == "bool":
+                parser.add_argument(item.metadata["flag"], dest=item.name, action="store_false", **options)
+                continue
+            default = item.default if item.default is not MISSING else None
+            help_text = options.pop("help") + ("" if default is None else f" (default: {default})")
+            parser.add_argument(
+                item.metadata["flag"],
+                dest=item.name,
+                type=_FLAG_TYPES[item.type],
+                default=default,
+                help=help_text,
+                **options,
+            )
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> TrainConfig:
+        """The config a parsed command line describes (flags added by :meth:`add_arguments`)."""
+        return cls(**{item.name: getattr(args, item.name) for item in fields(cls)})
+
+    def to_arguments(self) -> list[str]:
+        """The flags that reproduce this config on ``ptxseg train``'s command line (for ``torchrun``)."""
+        arguments = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.type == "bool":
+                arguments += [] if value else [item.metadata["flag"]]
+            elif value is not None:
+                arguments += [item.metadata["flag"], str(value)]
+        return arguments
 
 
 @dataclass

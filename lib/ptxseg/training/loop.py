@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,8 +19,9 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from ptxseg.compute import distributed
-from ptxseg.compute.device import resolve_device
+from ptxseg.compute.device import cpu_supports_bf16, resolve_device
 from ptxseg.datasets.labelled import CachedFittedDataset, LabelledImage
+from ptxseg.io.atomic import atomic_write
 from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
 from ptxseg.model.factory import build_model
 from ptxseg.model.network import recalibrate_batchnorm
@@ -90,6 +90,23 @@ def _monitored_score(metrics: dict, monitor: str) -> float:
     return metrics["per_image_dice"]
 
 
+def mixed_precision_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
+    """The autocast type of a training step: fp16 on GPU, bf16 on a CPU with native bf16, else None (fp32).
+
+    bf16 on CPU only where the CPU computes it natively (AVX-512 BF16, AMX): elsewhere PyTorch emulates it and
+    training gets slower, not faster. ``amp=False`` (``--no-amp``) trains in fp32 everywhere.
+
+    Example:
+        >>> mixed_precision_dtype(torch.device("cpu"), amp=False) is None
+        True
+    """
+    if not amp:
+        return None
+    if device.type == "cuda":
+        return torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_supports_bf16() else None
+
+
 class TrainingRun:
     """One training run's state: model, optimiser, schedule, data, best so far; saved to resume exactly."""
 
@@ -98,8 +115,8 @@ class TrainingRun:
         self.device = torch.device(resolve_device(config.device))
         self.model, self.metadata = _initial_model(config, init_checkpoint)
         self.model.to(self.device)
-        self.use_amp = config.amp and self.device.type == "cuda"
-        if self.use_amp:
+        self.amp_dtype = mixed_precision_dtype(self.device, config.amp)
+        if self.amp_dtype is not None:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.trainable = distributed.wrap_model(self.model, self.device)
         augment = train_augmentations(config.image_size) if config.augment else None
@@ -112,7 +129,8 @@ class TrainingRun:
         self.steps_per_epoch = len(self.loader) if limit is None else min(len(self.loader), limit)
         self.optimizer = torch.optim.Adam(self.trainable.parameters(), lr=config.learning_rate)
         self.scheduler = _cosine_schedule(self.optimizer, config, self.steps_per_epoch)
-        self.scaler = torch.amp.GradScaler(enabled=self.use_amp)
+        # bf16 keeps fp32's exponent range: only fp16 needs its loss scaled.
+        self.scaler = torch.amp.GradScaler(enabled=self.amp_dtype == torch.float16)
         self.loss_fn = DiceBCELoss(dice_weight=config.dice_weight, bce_weight=config.bce_weight)
         self.epoch, self.best_score, self.best_metrics = 0, -math.inf, {}
         self.epochs_without_gain, self.history = 0, []
@@ -142,10 +160,12 @@ class TrainingRun:
     def _step(self, batch: dict, step: int) -> float:
         images = normalize(batch["image"]).to(self.device, non_blocking=True)
         labels = batch["label"].to(self.device, non_blocking=True)
-        if self.use_amp:
+        if self.amp_dtype is not None:
             images = images.contiguous(memory_format=torch.channels_last)
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+        with torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        ):
             loss = self.loss_fn(self.trainable(images), labels)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss.item()} at epoch {self.epoch}, step {step}")
@@ -189,9 +209,8 @@ class TrainingRun:
 
 
 def _atomic_torch_save(state: dict, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+    with atomic_write(path) as temporary:
+        torch.save(state, temporary)
 
 
 def train(

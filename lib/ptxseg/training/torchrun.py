@@ -21,35 +21,16 @@ __all__ = ["train_command", "run_distributed_training"]
 def train_command(
     config: TrainConfig, data_specs: Sequence[str], val_ids: Path, out_dir: Path, processes: int, init: Path | None
 ) -> list[str]:
-    """The ``torchrun ... -m ptxseg train`` command line that trains ``config`` on ``data_specs``."""
+    """The ``torchrun ... -m ptxseg train`` command line that trains ``config`` on ``data_specs``.
+
+    The training flags come from :meth:`TrainConfig.to_arguments`, so every field travels (none can be dropped).
+    """
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
     command += ["-m", "ptxseg", "train", "--out", str(out_dir), "--val-ids", str(val_ids)]
     for spec in data_specs:
         command += ["--data", spec]
-    options = {
-        "--image-size": config.image_size,
-        "--batch-size": config.batch_size,
-        "--epochs": config.epochs,
-        "--lr": config.learning_rate,
-        "--min-lr": config.min_learning_rate,
-        "--patience": config.patience,
-        "--monitor-metric": config.monitor,
-        "--threshold": config.threshold,
-        "--dice-weight": config.dice_weight,
-        "--bce-weight": config.bce_weight,
-        "--device": config.device,
-        "--workers": config.num_workers,
-        "--seed": config.seed,
-        "--encoder": config.encoder,
-        "--max-steps-per-epoch": config.max_steps_per_epoch,
-        "--encoder-weights": config.encoder_weights,
-        "--init": init,
-    }
-    for flag, value in options.items():
-        if value is not None:
-            command += [flag, str(value)]
-    command += [] if config.augment else ["--no-augment"]
-    command += [] if config.amp else ["--no-amp"]
+    command += config.to_arguments()
+    command += ["--init", str(init)] if init is not None else []
     return command
 
 

@@ -1,31 +1,22 @@
-"""Steps 2 and 4 of the data path, on arrays only: fit to the model's square and undo it, normalise, threshold/min-area/triplet post-processing.
-
-Each module is one step; this package names the public functions of all of them.
+"""Steps 2 and 4 of the data path, on arrays: fit to the model's square and undo it, normalise, and the
+post-processing (threshold, minimum area, triplet) with the image-level score. No network here: the model's
+checkpoint record stores these steps' settings, so they sit below the model.
 """
 
-from ptxseg.transforms.fit import DEFAULT_IMAGE_SIZE, FitInfo, fit_mask, fit_to_square, undo_fit, undo_fit_mask
-from ptxseg.transforms.intensity import IMAGENET_GREY_MEAN, IMAGENET_GREY_STD, normalize
-from ptxseg.transforms.postprocess import (
-    ThresholdPostprocess,
-    TripletPostprocess,
-    pneumothorax_score,
-    postprocess_from_dict,
-    remove_small_components,
-)
+from ptxseg import lazy_exports
 
-__all__ = [
-    "DEFAULT_IMAGE_SIZE",
-    "FitInfo",
-    "fit_to_square",
-    "fit_mask",
-    "undo_fit",
-    "undo_fit_mask",
-    "IMAGENET_GREY_MEAN",
-    "IMAGENET_GREY_STD",
-    "normalize",
-    "ThresholdPostprocess",
-    "TripletPostprocess",
-    "postprocess_from_dict",
-    "remove_small_components",
-    "pneumothorax_score",
-]
+_EXPORTS = {
+    "DEFAULT_IMAGE_SIZE": "fit",
+    "FitInfo": "fit",
+    "fit_to_square": "fit",
+    "fit_mask": "fit",
+    "undo_fit": "fit",
+    "undo_fit_mask": "fit",
+    "normalize": "intensity",
+    "ThresholdPostprocess": "postprocess",
+    "TripletPostprocess": "postprocess",
+    "postprocess_from_dict": "postprocess",
+    "pneumothorax_score": "postprocess",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

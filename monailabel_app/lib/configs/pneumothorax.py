@@ -21,7 +21,8 @@ from ptxseg.inference.runtimes import BACKEND_KINDS
 from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty, require_dropout
 from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
 from ptxseg.model.factory import build_model
-from ptxseg.model.network import SUPPORTED_ENCODERS, check_dropout, check_input_side, describe_weights
+from ptxseg.model.network import SUPPORTED_ENCODERS, describe_weights
+from ptxseg.options.values import check_dropout, check_input_side
 from ptxseg.serving.dicomweb.settings import CONF_KEYS as PACS_CONF_KEYS
 from ptxseg.serving.store import ModelRecord, ModelStore
 from ptxseg.transforms.postprocess import ThresholdPostprocess

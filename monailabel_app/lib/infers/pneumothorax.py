@@ -10,6 +10,7 @@ from fastapi import HTTPException
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
 from lib.configs.pneumothorax import ServedModel
+from ptxseg.inference.probability import PROBABILITY_PARAM, write_probability
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 
@@ -46,7 +47,10 @@ class PneumothoraxInfer(InferTask):
         prediction = predictor.predict(image)
         handle, label_path = tempfile.mkstemp(prefix="ptxseg-", suffix=".nrrd")
         os.close(handle)
-        write_label(prediction.mask, like=image, path=label_path)
+        if request.get(PROBABILITY_PARAM) is True:
+            write_probability(prediction, like=image, path=label_path)
+        else:
+            write_label(prediction.mask, like=image, path=label_path)
         record = self.served.record
         result = prediction.summary()
         result["latencies_ms"] = {

@@ -17,7 +17,7 @@ from .errors import (
 )
 from .server_info import ServerInfo
 from .training import TrainingProgress
-from .workflow import AnnotationSession, Prediction
+from .workflow import AnnotationSession, Prediction, label_info
 from .worklist import FINAL_TAG, WorklistRow, worklist_rows
 
 __all__ = [
@@ -39,5 +39,6 @@ __all__ = [
     "TrainingProgress",
     "Unauthorized",
     "WorklistRow",
+    "label_info",
     "worklist_rows",
 ]

@@ -25,6 +25,8 @@ DEFAULT_SCORING_METHOD = "pneumothorax_scores"
 STRATEGIES = ("uncertainty", "triage", "random", "first")
 
 _MAX_ERROR_TEXT = 500
+# The server's inference parameter asking for the probability map instead of the mask (ptxseg.inference.probability).
+PROBABILITY_PARAM = "probability_map"
 # Enough leading bytes to recognise every format in suffix_from_magic (NIfTI's magic sits at byte 344).
 _MAGIC_BYTES = 352
 
@@ -120,20 +122,29 @@ class PtxsegClient:
         response = self._send("GET", "/datastore/image", query={"image": image_id})
         return _save(response, dest_dir, image_id)
 
-    def infer(self, image_id: str, dest_dir: str | Path | None = None, params: dict | None = None) -> tuple[Path, dict]:
+    def infer(
+        self,
+        image_id: str,
+        dest_dir: str | Path | None = None,
+        params: dict | None = None,
+        probability: bool = False,
+    ) -> tuple[Path, dict]:
         """``POST /infer/{model}?output=all``: the label file (on the image's grid) and the result JSON.
 
         Args:
             image_id: the image to segment.
             dest_dir: where to save the label; a new temporary folder when None.
             params: extra inference parameters the server understands.
+            probability: return the model's probability map (float32 in [0, 1], on the image's grid) instead of
+                the mask: the server's ``probability_map`` parameter.
 
         Example:
             >>> label_path, result = PtxsegClient("http://127.0.0.1:8000").infer("1.2.3")  # doctest: +SKIP
             >>> result["pneumothorax_probability"]  # doctest: +SKIP
             0.93
         """
-        body, content_type = encode_multipart({"params": json.dumps(params or {})}, [])
+        params = {**(params or {}), **({PROBABILITY_PARAM: True} if probability else {})}
+        body, content_type = encode_multipart({"params": json.dumps(params)}, [])
         response = self._send(
             "POST",
             f"/infer/{_path_segment(self.model)}",
@@ -151,7 +162,8 @@ class PtxsegClient:
             raise ProtocolError(f"inference answer lacks the label or the JSON part: {[p.name for p in parts]}")
         folder = Path(dest_dir) if dest_dir is not None else Path(tempfile.mkdtemp(prefix="ptxseg-"))
         suffix = suffix_from_name(label_part.filename) or suffix_from_magic(label_part.content[:_MAGIC_BYTES])
-        label_path = safe_path(folder, f"{image_id}.label", suffix or ".bin")
+        kind = "probability" if probability else "label"
+        label_path = safe_path(folder, f"{image_id}.{kind}", suffix or ".bin")
         label_path.write_bytes(label_part.content)
         return label_path, _json_object(result_part.content, "inference result")
 

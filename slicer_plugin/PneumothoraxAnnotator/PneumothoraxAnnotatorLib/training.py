@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .values import finite_or_none, mapping_or_empty
 
-__all__ = ["TrainingProgress"]
+__all__ = ["PollBackoff", "TrainingProgress"]
 
 _STATES = {"SUBMITTED": "submitted", "RUNNING": "running", "DONE": "done", "ERROR": "error", "STOPPED": "stopped"}
 _EPOCH_LINE = re.compile(r"Epoch:\s*(\d+)\s*/\s*(\d+)(?:\s*,\s*Iter:\s*(\d+)\s*/\s*(\d+))?")
@@ -26,7 +26,8 @@ class TrainingProgress:
     """Where fine-tuning stands.
 
     Attributes:
-        state: ``idle`` (no task yet), ``submitted``, ``running``, ``done``, ``error``, ``stopped`` or ``unknown``.
+        state: ``idle`` (no task yet), ``submitted``, ``running``, ``done``, ``error``, ``stopped``, ``unknown``,
+            or ``unreachable`` (the last polls failed: the server may still be training; polling goes on).
         task_id: the server's task id.
         epoch, max_epochs: the last epoch seen in the log and the planned count (from the log or the request).
         fraction: progress in [0, 1] when it can be told, else None (show a busy indicator).
@@ -80,6 +81,19 @@ class TrainingProgress:
             result=_result(status, lines),
         )
 
+    @classmethod
+    def unreachable(cls, last: TrainingProgress, error: str, retry_in_s: float) -> TrainingProgress:
+        """What the panel knows when a poll failed: the last progress seen, and that contact is lost.
+
+        Example:
+            >>> last = TrainingProgress("running", epoch=2, max_epochs=4)
+            >>> TrainingProgress.unreachable(last, "timed out", 8).describe()
+            'Fine-tuning: no answer from the server (timed out); last seen running, epoch 2/4; retrying in 8 s'
+        """
+        seen = last.describe().replace("Fine-tuning: ", "") if last.state != "idle" else "nothing yet"
+        message = f"no answer from the server ({error}); last seen {seen}; retrying in {retry_in_s:g} s"
+        return cls("unreachable", last.task_id, last.epoch, last.max_epochs, None, message, None)
+
     def describe(self) -> str:
         """One line for the status area.
 
@@ -89,6 +103,8 @@ class TrainingProgress:
             >>> TrainingProgress("done", result={"promoted": True, "challenger_dice": 0.8}).describe()
             'Fine-tuning: done; new model promoted (challenger_dice 0.8)'
         """
+        if self.state == "unreachable":
+            return f"Fine-tuning: {self.message}"
         text = f"Fine-tuning: {self.state}"
         if self.epoch is not None:
             text += f", epoch {self.epoch}/{self.max_epochs or '?'}"
@@ -146,3 +162,37 @@ def _describe_result(result: dict) -> str:
     head = {True: "new model promoted", False: "new model not better: current model kept"}.get(promoted, "result")
     numbers = [f"{key} {finite_or_none(value):g}" for key, value in result.items() if finite_or_none(value) is not None]
     return f"{head} ({', '.join(numbers)})" if numbers else head
+
+
+@dataclass
+class PollBackoff:
+    """When to poll next: every ``interval_s`` while the server answers, doubling up to ``max_interval_s`` after
+    each failure in a row, so one slow answer (a 30 s timeout while the server trains on CPU) never ends the
+    tracking and a server that is down is not hammered.
+
+    Example:
+        >>> backoff = PollBackoff(interval_s=2, max_interval_s=30)
+        >>> [backoff.failed() for _ in range(5)]
+        [4, 8, 16, 30, 30]
+        >>> backoff.succeeded()
+        2
+    """
+
+    interval_s: float = 2.0
+    max_interval_s: float = 60.0
+    failures: int = 0
+
+    def failed(self) -> float:
+        """Record a failed poll; seconds until the next try."""
+        self.failures += 1
+        return self.delay_s
+
+    def succeeded(self) -> float:
+        """Record an answer; seconds until the next poll."""
+        self.failures = 0
+        return self.delay_s
+
+    @property
+    def delay_s(self) -> float:
+        """Seconds until the next poll."""
+        return min(self.max_interval_s, self.interval_s * 2**self.failures)

@@ -13,7 +13,22 @@ from .training import TrainingProgress
 from .values import finite_or_none
 from .worklist import WorklistRow
 
-__all__ = ["AnnotationSession", "Prediction"]
+__all__ = ["AnnotationSession", "Prediction", "label_info"]
+
+CLIENT_ID = "PneumothoraxAnnotator"
+
+
+def label_info(annotator: str | None, accepted_as_is: bool) -> dict:
+    """The info stored with a submitted label: who labelled it, and whether the model's outline was kept unedited.
+
+    Sent as the label upload's params (MONAI Label keeps them as the label's info, ``client_id`` as its clients do).
+
+    Example:
+        >>> label_info("Dr. A. Reader", accepted_as_is=True)
+        {'client_id': 'PneumothoraxAnnotator', 'annotator': 'Dr. A. Reader', 'accepted_as_is': True}
+    """
+    name = (annotator or "").strip() or "unknown"
+    return {"client_id": CLIENT_ID, "annotator": name, "accepted_as_is": accepted_as_is}
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,8 @@ class AnnotationSession:
         >>> session.can_predict, session.can_submit
         (True, False)
         >>> session.set_prediction(Prediction(probability=0.2))
+        >>> session.can_submit  # the model's outline alone is not a label: edit it or accept it as is
+        False
         >>> session.mark_edited()
         >>> session.can_submit, session.has_unsubmitted_edits
         (True, True)
@@ -100,8 +117,11 @@ class AnnotationSession:
     image_id: str | None = None
     prediction: Prediction | None = None
     edited: bool = False
+    accepted_as_is: bool = False
     submitted: bool = False
     submitted_count: int = 0
+    visited: list[str] = field(default_factory=list)
+    position: int = -1
     training: TrainingProgress = field(default_factory=TrainingProgress)
     worklist: list[WorklistRow] = field(default_factory=list)
 
@@ -123,41 +143,83 @@ class AnnotationSession:
         """Forget the server (after it became unreachable); the open image stays for saving edits locally."""
         self.server = None
 
-    def open_image(self, image_id: str) -> None:
-        """Start on a new image: no prediction, nothing edited or submitted yet."""
+    def open_image(self, image_id: str, going_back: bool = False) -> None:
+        """Start on an image: no prediction, nothing edited or submitted yet.
+
+        ``going_back`` steps back through the images opened so far; any other opening continues from the
+        current image, as a browser's history does.
+
+        Example:
+            >>> session = AnnotationSession()
+            >>> for image_id in ("a", "b", "c"):
+            ...     session.open_image(image_id)
+            >>> session.open_image(session.previous_image_id, going_back=True)
+            >>> session.image_id, session.previous_image_id
+            ('b', 'a')
+        """
         if not image_id:
             raise ValueError("image id must be non-empty; pick an image from the worklist or press Next")
-        self.image_id = image_id
-        self.prediction = None
-        self.edited = False
-        self.submitted = False
+        if going_back:
+            if image_id != self.previous_image_id:
+                raise ValueError(f"{image_id} is not the previous image ({self.previous_image_id})")
+            self.position -= 1
+        else:
+            kept = self.visited[: self.position + 1]
+            self.visited = [visited for visited in kept if visited != image_id] + [image_id]
+            self.position = len(self.visited) - 1
+        self._reset(image_id)
 
     def close_image(self) -> None:
         """No image open."""
-        self.image_id = None
-        self.prediction = None
-        self.edited = False
-        self.submitted = False
+        self._reset(None)
 
     def set_prediction(self, prediction: Prediction) -> None:
         """The model's outline replaced the segment: it is the new unedited starting point."""
         self._require_image("predict")
         self.prediction = prediction
         self.edited = False
+        self.accepted_as_is = False
         self.submitted = False
 
+    def set_stored_label(self) -> None:
+        """The segment shows the label already submitted for this image (going back to correct it)."""
+        self._require_image("show a stored label")
+        self.edited = False
+        self.accepted_as_is = False
+        self.submitted = True
+
     def mark_edited(self) -> None:
-        """The annotator changed the segment; a submitted label needs submitting again."""
+        """The annotator changed the segment (a stroke, an undo, a removed segment): it needs submitting again."""
         if self.image_id is None:
             return
         self.edited = True
         self.submitted = False
+
+    def accept_prediction(self) -> None:
+        """The annotator reviewed the model's outline and keeps it unedited: it may be submitted, recorded as such."""
+        if self.prediction is None:
+            raise ValueError("there is no prediction to accept; press Predict (P) first")
+        self.accepted_as_is = True
 
     def mark_submitted(self) -> None:
         """The server stored the current segment as the final label."""
         self._require_image("submit")
         self.submitted = True
         self.submitted_count += 1
+
+    def submission_info(self, annotator: str | None) -> dict:
+        """The label info to send with the current segment (see ``label_info``)."""
+        return label_info(annotator, accepted_as_is=self.accepted_as_is and not self.edited)
+
+    @property
+    def previous_image_id(self) -> str | None:
+        """The image opened before the current one (Back reopens it with its submitted label)."""
+        return self.visited[self.position - 1] if self.position > 0 else None
+
+    @property
+    def prediction_replaces_edits(self) -> bool:
+        """Predict would replace the annotator's unsubmitted work: confirm first."""
+        return self.has_unsubmitted_edits
 
     def update_training(self, progress: TrainingProgress) -> None:
         """The latest fine-tuning progress from the server."""
@@ -184,9 +246,22 @@ class AnnotationSession:
 
     @property
     def can_submit(self) -> bool:
-        """Send the segment as the final label: there is one (predicted or drawn) not yet sent as it is."""
-        has_segment = self.prediction is not None or self.edited
-        return self.connected and self.image_id is not None and has_segment and not self.submitted
+        """Send the segment as the final label: edited, or the prediction explicitly accepted, and not yet sent.
+
+        An unreviewed model outline is never sent as ``final``: the model would be fine-tuned on its own guess.
+        """
+        reviewed = self.edited or self.accepted_as_is
+        return self.connected and self.image_id is not None and reviewed and not self.submitted
+
+    @property
+    def can_accept_prediction(self) -> bool:
+        """Keep the model's outline as it is (an explicit review, recorded with the label)."""
+        return self.can_predict and self.prediction is not None and not self.edited and not self.submitted
+
+    @property
+    def can_go_back(self) -> bool:
+        """Reopen the previous image."""
+        return self.connected and self.previous_image_id is not None
 
     @property
     def can_start_training(self) -> bool:
@@ -220,9 +295,18 @@ class AnnotationSession:
             return f"{self.image_id}: label submitted."
         if self.edited:
             return f"{self.image_id}: edited, not submitted yet (S submits)."
+        if self.accepted_as_is:
+            return f"{self.image_id}: prediction accepted as is (S submits)."
         if self.prediction is not None:
-            return f"{self.image_id}: {self.prediction.summary()}"
+            return f"{self.image_id}: {self.prediction.summary()} (edit it, or accept it as is)"
         return f"{self.image_id}: no prediction yet (P predicts)."
+
+    def _reset(self, image_id: str | None) -> None:
+        self.image_id = image_id
+        self.prediction = None
+        self.edited = False
+        self.accepted_as_is = False
+        self.submitted = False
 
     def _require_image(self, action: str) -> None:
         if self.image_id is None:

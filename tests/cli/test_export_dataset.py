@@ -1,0 +1,31 @@
+"""``ptxseg export-dataset``: the de-identified export trains with ``ptxseg train --data siim:...`` unchanged."""
+
+import pytest
+
+from ptxseg.cli.main import main
+from ptxseg.datasets.siim_studies import convert_siim
+
+TINY = ["--image-size", "64", "--batch-size", "4", "--encoder", "efficientnet-b0", "--no-augment"]
+
+
+@pytest.mark.slow
+def test_export_then_train_on_it(siim_sample, tmp_path, capsys):
+    studies, out, key = tmp_path / "studies", tmp_path / "export", tmp_path / "key.csv"
+    convert_siim(siim_sample / "dicom", siim_sample / "train-rle.csv", studies)
+    command = ["export-dataset", "--studies", str(studies), "--out", str(out), "--deidentify", "--key-file", str(key)]
+    assert main(command) == 0
+    assert "exported 7 de-identified images" in capsys.readouterr().out and key.is_file()
+    spec = f"siim:{out / 'dicom'},{out / 'train-rle.csv'}"
+    run = ["train", "--data", spec, "--out", str(tmp_path / "run"), "--epochs", "1", "--max-steps-per-epoch", "2"]
+    assert main([*run, "--val-fraction", "0.3", *TINY]) == 0
+    assert (tmp_path / "run" / "best.safetensors").is_file()
+
+
+def test_export_without_deidentify_or_from_dicomweb_is_refused(tmp_path, capsys):
+    assert main(["export-dataset", "--studies", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "pass --deidentify" in capsys.readouterr().err
+    assert (
+        main(["export-dataset", "--dicomweb", "http://127.0.0.1:1", "--out", str(tmp_path / "o"), "--deidentify"]) == 2
+    )
+    assert "not supported yet" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
