@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from server_tools import MAX_UPLOAD_MB, files_under, read_mask
 
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.phantom.demo import DEMO_UID_ROOT
+from tests.support.server_tools import MAX_UPLOAD_MB, files_under, read_mask
 
 pytestmark = pytest.mark.server
 

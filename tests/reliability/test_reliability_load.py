@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from server_tools import tree_rss_bytes
 
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
-from server_harness import infer_all
+from tests.support.server_harness import infer_all
+from tests.support.server_tools import tree_rss_bytes
 
 pytestmark = pytest.mark.server
 

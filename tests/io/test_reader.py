@@ -15,7 +15,10 @@ from pydicom.pixel_data_handlers.util import convert_color_space
 from pydicom.uid import JPEG2000Lossless, JPEGLosslessSV1
 
 import ptxseg.io
-from io_fixtures import (
+from ptxseg.image import CXRReadError
+from ptxseg.io.labels import read_label, write_label
+from ptxseg.io.reader import SUPPORTED_SUFFIXES, image_id, read_cxr
+from tests.support.io_fixtures import (
     BRIGHT_CORNER,
     DARK_CORNER,
     IMAGE_SHAPE,
@@ -26,9 +29,6 @@ from io_fixtures import (
     write_itk,
     write_pillow,
 )
-from ptxseg.image import CXRReadError
-from ptxseg.io.labels import read_label, write_label
-from ptxseg.io.reader import SUPPORTED_SUFFIXES, image_id, read_cxr
 
 OBLIQUE_DICOM_TAGS = {"ImagePositionPatient": [-100.0, 50.0, 20.0], "ImageOrientationPatient": [0, 1, 0, 0, 0, -1]}
 GEOMETRY_3D = {"origin": (5.0, -7.5, 3.0), "spacing": (0.3, 0.2, 2.5), "direction": (0, 0, 1, 1, 0, 0, 0, 1, 0)}

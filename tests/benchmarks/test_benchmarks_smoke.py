@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_MODEL = ["--encoder", "efficientnet-b0", "--size", "64"]
 
 
