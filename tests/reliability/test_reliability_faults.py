@@ -33,10 +33,11 @@ from ptxseg.io.reader import read_cxr
 from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
 from ptxseg.model.factory import build_model
 from ptxseg.phantom.demo import write_studies
+from ptxseg.serving.local_server import stop_server
 from ptxseg.serving.store import PREVIOUS_NAME, SERVED_NAME, ModelStore
 from tests.support.hostile_files import write_foreign_safetensors
 from tests.support.io_fixtures import write_pillow
-from tests.support.server_harness import running_server, stop_server
+from tests.support.server_harness import running_server
 from tests.support.server_tools import (
     group_statuses,
     kill_server_tree,
