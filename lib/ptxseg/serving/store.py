@@ -53,7 +53,9 @@ class ModelStore:
 
     Example:
         >>> store = ModelStore("monailabel_app/model")  # doctest: +SKIP
-        >>> store.install("runs/best.safetensors", trained=True, validation_dice=0.81, source="ptxseg train")
+        >>> record = store.install(  # doctest: +SKIP
+        ...     "runs/best.safetensors", trained=True, validation_dice=0.81, source="ptxseg train"
+        ... )
     """
 
     def __init__(self, directory: str | os.PathLike):
