@@ -52,8 +52,12 @@ class ModelStore:
     """A folder holding the served checkpoint, its predecessor and their record.
 
     Example:
-        >>> store = ModelStore("monailabel_app/model")  # doctest: +SKIP
-        >>> store.install("runs/best.safetensors", trained=True, validation_dice=0.81, source="ptxseg train")
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "best.safetensors").write_bytes(b"weights")
+        >>> store = ModelStore(folder / "model")
+        >>> store.install(folder / "best.safetensors", trained=True, validation_dice=0.81).version
+        1
     """
 
     def __init__(self, directory: str | os.PathLike):
