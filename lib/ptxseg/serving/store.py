@@ -44,6 +44,8 @@ class ModelRecord:
     @classmethod
     def from_dict(cls, values: dict) -> ModelRecord:
         """Build from JSON, ignoring keys a newer ptxseg may have added (the record is informational)."""
+        if not isinstance(values, dict):
+            raise TypeError(f"a model record is a JSON object, not {type(values).__name__}")
         names = {item.name for item in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in names})
 
