@@ -45,15 +45,19 @@ class PtxsegApp(MONAILabelApp):
         return PtxsegDatastore(self.studies, max_upload_bytes=self.task.settings.max_upload_bytes)
 
     def init_infers(self) -> dict:
+        """The one inference task."""
         return {TASK: self.task.infer()}
 
     def init_trainers(self) -> dict:
+        """The one fine-tuning task."""
         return {TASK: self.task.trainer()}
 
     def init_strategies(self) -> dict:
+        """How the next study to label is chosen: the task's scores, or at random, or the first."""
         return {**self.task.strategy(), "random": RandomStudy(), "first": First()}
 
     def init_scoring_methods(self) -> dict:
+        """Scores behind the strategies and the Slicer worklist."""
         return self.task.scoring_method()
 
     def infer(self, request: dict, datastore=None) -> dict:
