@@ -10,7 +10,7 @@ import pytest
 from ptxseg.serving.served_model import ServedModel
 from ptxseg.serving.settings import ServingSettings
 from ptxseg.serving.store import HISTORY_LENGTH, ModelRecord, ModelStore
-from small_model import write_small_checkpoint
+from tests.support.small_model import write_small_checkpoint
 
 
 def _file(folder, name: str, content: bytes):
