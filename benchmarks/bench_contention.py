@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.report import finish, format_table
-from benchmarks.timing import summarize, time_ms
+from benchmarks.common.machine import describe_machine, machine_lines
+from benchmarks.common.report import finish, format_table
+from benchmarks.common.timing import summarize, time_ms
 from ptxseg.inference.predictor import Predictor
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr

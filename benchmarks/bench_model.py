@@ -2,9 +2,8 @@
 
 Paths: PyTorch channels_last (fp32, then with bf16 autocast), ONNX Runtime fp32, OpenVINO fp32 and bf16 (the last
 only where the CPU has native bf16), all built through ``ptxseg.inference.runtimes`` on one ONNX export. Each is
-timed as the
-median of ``--repeats`` batch-1 forwards after warm-up and compared with the naive forward: speed ratio, and the
-Dice of its thresholded masks against the fp32 masks on ``--agreement-images`` phantoms.
+timed as the median of ``--repeats`` batch-1 forwards after warm-up and compared with the naive forward: speed ratio,
+and the Dice of its thresholded masks against the fp32 masks on ``--agreement-images`` phantoms.
 
     python -m benchmarks.bench_model                                   # random-init EfficientNet-B4 at 512
     python -m benchmarks.bench_model --model runs/b4/best.safetensors  # a trained model at its own size
@@ -22,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.model_inputs import input_side, mask_agreement, max_probability_difference, phantom_batch
-from benchmarks.report import finish, format_table, verdict
-from benchmarks.timing import summarize, time_ms
+from benchmarks.common.machine import describe_machine, machine_lines
+from benchmarks.common.model_inputs import input_side, mask_agreement, max_probability_difference, phantom_batch
+from benchmarks.common.report import finish, format_table, verdict
+from benchmarks.common.timing import summarize, time_ms
 from ptxseg.compute.device import cpu_supports_bf16
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend, select_backend
 from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.model_inputs import input_side
-from benchmarks.process_memory import PeakMemory, tree_memory_by_process, tree_pss_bytes, tree_rss_bytes
-from benchmarks.report import finish, format_table, verdict
-from benchmarks.stock_monai import StockMonaiPipeline
-from benchmarks.timing import summarize, time_ms
+from benchmarks.common.machine import describe_machine, machine_lines
+from benchmarks.common.model_inputs import input_side
+from benchmarks.common.process_memory import PeakMemory, tree_memory_by_process, tree_pss_bytes, tree_rss_bytes
+from benchmarks.common.report import finish, format_table, verdict
+from benchmarks.common.stock_monai import StockMonaiPipeline
+from benchmarks.common.timing import summarize, time_ms
 from ptxseg.inference.predictor import Predictor
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import image_id, read_cxr
@@ -34,6 +34,7 @@ from ptxseg.io.writers import quantize, write_dicom
 from ptxseg.model.checkpoint import load_model
 from ptxseg.model.network import DEFAULT_ENCODER
 from ptxseg.phantom.synthetic import make_phantom
+from ptxseg.serving.local_server import running_server
 from ptxseg.serving.store import ModelStore
 from ptxseg.transforms.fit import fit_to_square
 from ptxseg.transforms.intensity import normalize
@@ -43,20 +44,9 @@ __all__ = ["main", "run_benchmark", "INFER_VS_FORWARD_TARGET", "INFER_VS_STOCK_T
 INFER_VS_FORWARD_TARGET = 1.5
 INFER_VS_STOCK_TARGET = 0.2
 RSS_TARGET_GB = 2.0
-REPO_ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("read", "preprocess", "forward", "postprocess", "write", "http")
 JSON_SAMPLES = 5
 COLUMNS = [("what", "what"), ("median_ms", "median ms"), ("p95_ms", "p95 ms"), ("n", "n")]
-
-
-def _server_harness():
-    """The tests' harness that starts ``ptxseg serve`` on a free port and stops its process group: one copy."""
-    tests = str(REPO_ROOT / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
-    import server_harness
-
-    return server_harness
 
 
 def _write_study(folder: Path, side: int) -> Path:
@@ -91,7 +81,7 @@ def _served(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
         conf["model"] = str(Path(args.model).resolve())
     image = image_id(dicom)
     started = time.perf_counter()
-    with _server_harness().running_server(dicom.parent, workdir / "model", conf) as server:
+    with running_server(dicom.parent, workdir / "model", conf) as server:
         startup_s = time.perf_counter() - started
         idle_rss = tree_rss_bytes(server.process.pid)
         with requests.Session() as session:

@@ -4,9 +4,8 @@ Two views of the same ``ptxseg.training.loop`` code on phantoms at a small size 
 
 * training steps only (``TrainingRun.train_epoch``): images/s and data-wait share of the steps themselves, after
   one warm-up epoch; this is what faster data loading could win.
-* whole epochs through ``ptxseg.training.loop.train``: its history's ``seconds`` and ``data_wait_share``, whose epoch
-  time
-  also holds BatchNorm re-estimation and validation.
+* whole epochs through ``ptxseg.training.loop.train``: its history's ``seconds`` and ``data_wait_share``, whose
+  epoch time also holds BatchNorm re-estimation and validation.
 
     python -m benchmarks.bench_train --encoder efficientnet-b4 --size 128 --batch-size 8
 """
@@ -22,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.model_inputs import input_side, phantom_training_items
-from benchmarks.report import finish, format_table
+from benchmarks.common.machine import describe_machine, machine_lines
+from benchmarks.common.model_inputs import input_side, phantom_training_items
+from benchmarks.common.report import finish, format_table
 from ptxseg.model.network import DEFAULT_ENCODER
 from ptxseg.training.config import TrainConfig
 from ptxseg.training.loop import TrainingRun, mixed_precision_dtype, train

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.model_inputs import input_side
-from benchmarks.report import finish, format_table
-from benchmarks.timing import summarize, time_ms
+from benchmarks.common.machine import describe_machine, machine_lines
+from benchmarks.common.model_inputs import input_side
+from benchmarks.common.report import finish, format_table
+from benchmarks.common.timing import summarize, time_ms
 from ptxseg.image import CXRImage, Geometry
 from ptxseg.inference.predictor import Predictor
 from ptxseg.inference.scoring import score_images

@@ -2,8 +2,7 @@
 
 * training images/s at 512x512, batch 32, AMP (fp16 autocast + channels_last), EfficientNet-B4, through
   ``ptxseg.training.loop.TrainingRun``: on synthetic GPU-resident batches (the model's ceiling) and on phantoms
-  through the
-  library's augmenting data loader (what a run gets, with its data-wait share);
+  through the library's augmenting data loader (what a run gets, with its data-wait share);
 * inference images/s at batch 1 and 32, fp32 NCHW against AMP + channels_last
   (``ptxseg.inference.runtimes.TorchBackend``);
 * Dice of the fast path's thresholded masks against fp32 masks (random init unless ``--model``);
@@ -22,7 +21,7 @@ import sys
 
 import torch
 
-from benchmarks.report import finish
+from benchmarks.common.report import finish
 
 __all__ = ["main"]
 

@@ -11,9 +11,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from benchmarks.model_inputs import mask_agreement, max_probability_difference, phantom_batch, phantom_training_items
-from benchmarks.report import format_table
-from benchmarks.timing import summarize, time_ms
+from benchmarks.common.model_inputs import (
+    mask_agreement,
+    max_probability_difference,
+    phantom_batch,
+    phantom_training_items,
+)
+from benchmarks.common.report import format_table
+from benchmarks.common.timing import summarize, time_ms
 from ptxseg.inference.runtimes import TorchBackend
 from ptxseg.model.checkpoint import load_model
 from ptxseg.model.network import DEFAULT_ENCODER, build_architecture

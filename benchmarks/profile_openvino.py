@@ -1,10 +1,9 @@
 """Where the served CPU forward spends its time: OpenVINO's per-layer counters by layer type, f32 against bf16.
 
 Compiles the network's ONNX export with the hints ``ptxseg.inference.runtimes.OpenVINOBackend`` uses plus
-``PERF_COUNT``,
-runs ``--repeats`` forwards per precision and sums each layer type's time. Shows which layers native bf16 speeds
-up (dense convolutions on dot-product kernels) and which it barely does (memory-bound depthwise convolutions,
-activations, reorders): the reason the bf16 forward's ratio to fp32 differs from CPU to CPU.
+``PERF_COUNT``, runs ``--repeats`` forwards per precision and sums each layer type's time. Shows which layers native
+bf16 speeds up (dense convolutions on dot-product kernels) and which it barely does (memory-bound depthwise
+convolutions, activations, reorders): the reason the bf16 forward's ratio to fp32 differs from CPU to CPU.
 
     python -m benchmarks.profile_openvino --encoder efficientnet-b4 --size 512
 """
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import openvino as ov
 
-from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.model_inputs import phantom_batch
-from benchmarks.report import format_table, write_json
+from benchmarks.common.machine import describe_machine, machine_lines
+from benchmarks.common.model_inputs import phantom_batch
+from benchmarks.common.report import format_table, write_json
 from ptxseg.compute.device import cpu_supports_bf16
 from ptxseg.model.checkpoint import load_model
 from ptxseg.model.network import DEFAULT_ENCODER, build_architecture

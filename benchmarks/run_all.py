@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.machine import describe_machine, machine_lines
+from benchmarks.common.machine import describe_machine, machine_lines
 
 __all__ = ["main"]
 

@@ -22,7 +22,7 @@ def app_server(tmp_path_factory, siim_sample):
 
     Tests sharing it must not assume the model version they start with: later tests fine-tune it.
     """
-    from server_harness import make_test_studies, running_server
+    from tests.support.server_harness import make_test_studies, running_server
 
     root = tmp_path_factory.mktemp("app-server")
     studies = make_test_studies(root / "studies", siim_sample)
@@ -39,6 +39,6 @@ def ptxseg_server(app_server) -> str:
 @pytest.fixture(scope="session")
 def trained_phantom_model(tmp_path_factory):
     """A b0 U-Net trained from scratch on 128 px phantoms (about 3 minutes on 2 cores), with held-out metrics."""
-    from phantom_training import train_phantom_model
+    from tests.support.phantom_training import train_phantom_model
 
     return train_phantom_model(tmp_path_factory.mktemp("trained-phantom-model"))

@@ -10,12 +10,12 @@ import threading
 
 from monailabel.interfaces.tasks.strategy import Strategy
 
-from lib.activelearning.pneumothorax import FLAG_KEY, PROBABILITY_KEY
-from lib.configs.pneumothorax import ServedModel
 from lib.dicomweb_datastore import DicomwebDatastore
 from ptxseg.evaluation.triage import recorded_qualification
 from ptxseg.serving.dicomweb.prescreen import ModelForScreening, Prescreener, Screening
 from ptxseg.serving.dicomweb.settings import PacsSettings
+from ptxseg.serving.scores import FLAG_KEY, PROBABILITY_KEY
+from ptxseg.serving.served_model import ServedModel
 
 LOGGER = logging.getLogger(__name__)
 TRIAGE_KEY = "ptx_triage"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from server_harness import make_test_studies, running_server
+from tests.support.server_harness import make_test_studies, running_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

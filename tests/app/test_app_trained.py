@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from phantom_training import SIZE
 from ptxseg.evaluation.metrics import per_image_dice
 from ptxseg.phantom.demo import write_studies
-from server_harness import running_server, training_result
+from tests.support.phantom_training import SIZE
+from tests.support.server_harness import running_server, training_result
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hostile_files import BAD_STUDIES, GOOD_ODD_STUDIES, write_bad_study, write_good_odd_study
-from server_tools import MAX_UPLOAD_MB, UNSAFE_NAME
 
-from io_fixtures import write_pillow
-from server_harness import make_test_studies, running_server
+from tests.support.hostile_files import BAD_STUDIES, GOOD_ODD_STUDIES, write_bad_study, write_good_odd_study
+from tests.support.io_fixtures import write_pillow
+from tests.support.server_harness import make_test_studies, running_server
+from tests.support.server_tools import MAX_UPLOAD_MB, UNSAFE_NAME
 
 
 @pytest.fixture(scope="package")

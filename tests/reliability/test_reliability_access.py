@@ -12,16 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from server_tools import listening_addresses, read_mask
 
-from io_fixtures import write_dicom
 from ptxseg.cli import serve as cli_serve
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.io.writers import quantize
 from ptxseg.phantom.demo import DEMO_UID_ROOT
 from ptxseg.phantom.synthetic import make_dataset
-from server_harness import infer_all, make_test_studies, running_server
+from tests.support.io_fixtures import write_dicom
+from tests.support.server_harness import infer_all, make_test_studies, running_server
+from tests.support.server_tools import listening_addresses, read_mask
 
 SLICER_MODULE = Path(__file__).resolve().parents[2] / "slicer_plugin" / "PneumothoraxAnnotator"
 if str(SLICER_MODULE) not in sys.path:

@@ -26,8 +26,19 @@ import numpy as np
 import psutil
 import pytest
 import requests
-from hostile_files import write_foreign_safetensors
-from server_tools import (
+
+from ptxseg.io.atomic import TEMPORARY_PREFIX
+from ptxseg.io.labels import write_label
+from ptxseg.io.reader import read_cxr
+from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
+from ptxseg.model.factory import build_model
+from ptxseg.phantom.demo import write_studies
+from ptxseg.serving.local_server import stop_server
+from ptxseg.serving.store import PREVIOUS_NAME, SERVED_NAME, ModelStore
+from tests.support.hostile_files import write_foreign_safetensors
+from tests.support.io_fixtures import write_pillow
+from tests.support.server_harness import running_server
+from tests.support.server_tools import (
     group_statuses,
     kill_server_tree,
     read_mask,
@@ -38,16 +49,6 @@ from server_tools import (
     train_and_wait,
     wait_for_stats,
 )
-
-from io_fixtures import write_pillow
-from ptxseg.io.atomic import TEMPORARY_PREFIX
-from ptxseg.io.labels import write_label
-from ptxseg.io.reader import read_cxr
-from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
-from ptxseg.model.factory import build_model
-from ptxseg.phantom.demo import write_studies
-from ptxseg.serving.store import PREVIOUS_NAME, SERVED_NAME, ModelStore
-from server_harness import running_server, stop_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

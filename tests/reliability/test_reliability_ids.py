@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
-from server_tools import files_under
 
-from io_fixtures import write_pillow
+from tests.support.io_fixtures import write_pillow
+from tests.support.server_tools import files_under
 
 pytestmark = pytest.mark.server
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_files import BAD_STUDIES, GOOD_ODD_STUDIES, write_bad_study, write_good_odd_study
-from server_tools import UNSAFE_NAME, files_under, read_mask, server_tree
 
-from server_harness import infer_all, label_grid
+from tests.support.hostile_files import BAD_STUDIES, GOOD_ODD_STUDIES, write_bad_study, write_good_odd_study
+from tests.support.server_harness import infer_all, label_grid
+from tests.support.server_tools import UNSAFE_NAME, files_under, read_mask, server_tree
 
 pytestmark = pytest.mark.server
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from server_tools import MAX_UPLOAD_MB, files_under, read_mask
 
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.phantom.demo import DEMO_UID_ROOT
+from tests.support.server_tools import MAX_UPLOAD_MB, files_under, read_mask
 
 pytestmark = pytest.mark.server
 
@@ -107,13 +107,14 @@ def _upload(server, path: Path, image_id: str = TARGET):
 def test_every_wrong_label_is_refused_with_its_reason_and_nothing_is_written(attack_server, tmp_path):
     assert not _stored(attack_server).exists()
     spool = files_under(attack_server.temp_dir)
+    completed = attack_server.get("/info/").json()["datastore"]["completed"]
     for name, (path, words) in _bad_labels(attack_server, tmp_path).items():
         response = _upload(attack_server, path)
         assert response.status_code == 422, (name, response.status_code, response.text)
         assert words in response.json()["detail"], (name, response.json()["detail"])
     assert not _stored(attack_server).exists()
     assert files_under(attack_server.temp_dir) == spool, "refused uploads were left in the server's temp folder"
-    assert attack_server.get("/info/").json()["datastore"]["completed"] >= 0
+    assert attack_server.get("/info/").json()["datastore"]["completed"] == completed, "a refused label was counted"
 
 
 def test_a_float_label_holding_0_and_1_is_accepted_and_stored_as_integers(attack_server, tmp_path):

@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from server_tools import tree_rss_bytes
 
+from benchmarks.common.process_memory import tree_rss_bytes
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
-from server_harness import infer_all
+from tests.support.server_harness import infer_all
 
 pytestmark = pytest.mark.server
 
@@ -117,7 +117,7 @@ def test_a_soak_of_mixed_traffic_neither_errs_nor_grows(attack_server, tmp_path)
         thread.start()
     samples = []
     while time.monotonic() < until:
-        samples.append(tree_rss_bytes(attack_server))
+        samples.append(tree_rss_bytes(attack_server.process.pid))
         time.sleep(1.0)
     for thread in threads:
         thread.join()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from server_tools import files_under, served_digest
+
+from tests.support.server_tools import files_under, served_digest
 
 pytestmark = pytest.mark.server
 

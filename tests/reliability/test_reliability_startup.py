@@ -11,9 +11,10 @@ import sys
 
 import pytest
 import torch
-from hostile_files import write_foreign_torch_checkpoint, write_pickle_payload
 
-from server_harness import TEST_CONF, free_port, make_test_studies
+from ptxseg.serving.local_server import free_port
+from tests.support.hostile_files import write_foreign_torch_checkpoint, write_pickle_payload
+from tests.support.server_harness import TEST_CONF, make_test_studies
 
 pytestmark = pytest.mark.server
 

@@ -15,7 +15,7 @@ from ptxseg.transforms.fit import undo_fit
 
 @pytest.fixture(scope="module")
 def small_predictor(tmp_path_factory):
-    from small_model import write_small_checkpoint
+    from tests.support.small_model import write_small_checkpoint
 
     path = write_small_checkpoint(tmp_path_factory.mktemp("small-model") / "small.safetensors")
     return Predictor.from_checkpoint(path, device="cpu", backend="torch")

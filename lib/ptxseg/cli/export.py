@@ -30,7 +30,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Install or export, and print what happened."""
     from ptxseg.inference.onnx_check import ONNX_TOLERANCE, export_checked_onnx
-    from ptxseg.serving.install import app_model_dir, install_in_app
+    from ptxseg.serving.app_location import app_model_dir
+    from ptxseg.serving.install import install_in_app
 
     if args.app is not None:
         record = install_in_app(args.model, args.app)

@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Example:
         >>> main(["phantoms", "--out", "phantoms", "--n", "4", "--format", "png"])
+        phantoms/images/phantom-0000.png  phantoms/masks/phantom-0000.png  (no pneumothorax)
+        ...
+        wrote 4 png phantoms (2 with pneumothorax) to phantoms
         0
     """
     parser = build_parser()

@@ -13,22 +13,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = [
-    "MIN_TOKEN_LENGTH",
-    "check_app_conf",
-    "configured_token",
-    "default_app_dir",
-    "register",
-    "run",
-    "server_command",
-    "server_environment",
-]
+from ptxseg.serving import check_conf
+from ptxseg.serving.app_location import default_app_dir
+from ptxseg.serving.token import configured_token
+
+__all__ = ["check_app_conf", "register", "run", "server_command", "server_environment"]
 
 ASGI_APP = "ptxseg_asgi:app"
-MIN_TOKEN_LENGTH = 16
 # MONAI Label features that reach the network or start work behind the user's back: off unless asked for.
 QUIET_SETTINGS = {
     "MONAI_LABEL_TRACKING_ENABLED": "false",
@@ -68,82 +61,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def default_app_dir() -> Path:
-    """The ``monailabel_app`` folder of the checkout this package was installed from."""
-    candidate = Path(__file__).resolve().parents[3] / "monailabel_app"
-    if not (candidate / "main.py").is_file():
-        raise ValueError(f"no MONAI Label app found at {candidate}; pass --app <path to monailabel_app>")
-    return candidate
-
-
-def configured_token(environ: Mapping[str, str] = os.environ) -> str | None:
-    """The bearer token the server requires: ``PTXSEG_TOKEN``, else the content of the file ``PTXSEG_TOKEN_FILE``
-    names; None when neither is set (no token: keep the server on 127.0.0.1).
-
-    A named file that is unreadable or empty, or a token shorter than ``MIN_TOKEN_LENGTH``, is an error: the server
-    must never run open, or guessable, by mistake.
-
-    Example:
-        >>> configured_token({"PTXSEG_TOKEN": "correct-horse-battery-staple"})
-        'correct-horse-battery-staple'
-        >>> configured_token({}) is None
-        True
-    """
-    token = environ.get("PTXSEG_TOKEN")
-    token_file = environ.get("PTXSEG_TOKEN_FILE")
-    if not token and token_file:
-        try:
-            token = Path(token_file).read_text().strip()
-        except OSError as error:
-            raise ValueError(f"PTXSEG_TOKEN_FILE={token_file} cannot be read: {error.strerror}") from error
-        if not token:
-            raise ValueError(f"PTXSEG_TOKEN_FILE={token_file} is empty: the server would run without a token")
-    if token and len(token) < MIN_TOKEN_LENGTH:
-        raise ValueError(
-            f"the bearer token has {len(token)} characters; use at least {MIN_TOKEN_LENGTH}, "
-            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-        )
-    return token or None
-
-
-# Loads the app's settings module by path under a private name (its ``lib`` package must not shadow anything) and
-# parses the conf; a bad conf exits 2 with the app's message as the last line.
-_CONF_CHECK = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("_ptxseg_app_settings", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = module
-spec.loader.exec_module(module)
-try:
-    module.PneumothoraxSettings.from_conf(json.loads(sys.argv[2]))
-except ValueError as error:
-    print(str(error).replace(chr(10), " "), file=sys.stderr)
-    sys.exit(2)
-"""
-
-
 def check_app_conf(app_dir: Path, conf: dict[str, str]) -> None:
-    """Parse ``conf`` with the app's own settings class before anything starts: a typo fails in seconds, in one line.
-
-    Apps without ptxseg's settings module (``lib/configs/pneumothorax.py``) are left to check their conf themselves.
+    """Check ``conf`` the way the app will (``ptxseg.serving.check_conf``) before anything starts: a typo fails in
+    seconds, in one line. Apps that do not read their conf with ptxseg's settings are left to check it themselves.
 
     Raises:
-        ValueError: an unknown key or a bad value, with the app's message listing what is valid.
+        ValueError: an unknown key or a bad value, with the message listing what is valid.
 
     Example:
         >>> check_app_conf(default_app_dir(), {"epochs": "-1"})
         Traceback (most recent call last):
         ValueError: epochs must be >= 1, got -1
     """
-    source = app_dir / "lib" / "configs" / "pneumothorax.py"
-    if not source.is_file():
-        return
-    # In a short-lived process: the settings module imports torch and MONAI (about 1 GB), which the long-lived
+    # In a short-lived process: the settings import torch and MONAI (about 1 GB), which the long-lived
     # `ptxseg serve` parent must not keep resident beside the server.
     checked = subprocess.run(
-        [sys.executable, "-c", _CONF_CHECK, str(source), json.dumps(conf)], capture_output=True, text=True
+        [sys.executable, "-m", check_conf.__name__, str(app_dir), json.dumps(conf)], capture_output=True, text=True
     )
-    if checked.returncode == 2:
+    if checked.returncode == check_conf.BAD_CONF_STATUS:
         raise ValueError(checked.stderr.strip().splitlines()[-1])
     if checked.returncode != 0:
         raise RuntimeError(f"checking the app conf failed:\n{checked.stderr[-2000:]}")

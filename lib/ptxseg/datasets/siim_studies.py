@@ -64,7 +64,7 @@ def convert_siim(
         ptxseg.image.CXRReadError: a DICOM cannot be read.
 
     Example:
-        >>> convert_siim("siim/dicom-images-train", "siim/train-rle.csv", "studies").converted[:1]
+        >>> convert_siim("siim/dicom-images-train", "siim/train-rle.csv", "studies").converted[:1]  # doctest: +SKIP
         ['1.2.276.0.7230010.3.1.4.8323329.1000.1517875165.878027']
     """
     dicom_dir, out_dir = Path(dicom_dir), Path(out_dir)

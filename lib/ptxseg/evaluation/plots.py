@@ -114,7 +114,8 @@ def plot_dice_histogram(dice: list[float], has_pneumothorax: list[bool], path: P
     """Histogram of per-image Dice, images with and without pneumothorax stacked.
 
     Example:
-        >>> plot_dice_histogram([1.0, 0.4], [False, True], Path("dice.png"))  # doctest: +SKIP
+        >>> plot_dice_histogram([1.0, 0.4], [False, True], Path("dice.png"))
+        PosixPath('dice.png')
     """
     dice_values, positive = np.asarray(dice, dtype=float), np.asarray(has_pneumothorax, dtype=bool)
     figure = Figure(figsize=(6, 4))

@@ -17,6 +17,7 @@ from ptxseg.image import CXRImage
 from ptxseg.inference.findings import describe_mask, patient_right_is_image_left
 from ptxseg.inference.runtimes import InferenceBackend, select_backend
 from ptxseg.model.checkpoint import load_model
+from ptxseg.options import check_probability
 from ptxseg.transforms.fit import DEFAULT_IMAGE_SIZE, FitInfo, fit_to_square, undo_fit_mask
 from ptxseg.transforms.intensity import normalize
 from ptxseg.transforms.postprocess import ThresholdPostprocess, pneumothorax_score, postprocess_from_dict
@@ -73,8 +74,7 @@ class Predictor:
         postprocess=None,
         triage_threshold: float = DEFAULT_TRIAGE_THRESHOLD,
     ):
-        if not 0.0 <= triage_threshold <= 1.0:
-            raise ValueError(f"triage_threshold must lie in [0, 1], got {triage_threshold}")
+        check_probability("triage_threshold", triage_threshold)
         self.backend = backend
         self.image_size = image_size
         self.postprocess = postprocess or ThresholdPostprocess()

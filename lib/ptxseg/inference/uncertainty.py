@@ -77,6 +77,7 @@ class DropoutSampler:
     global random state untouched; seeding the global generator is why calls run one at a time.
 
     Example:
+        >>> from ptxseg.model.network import build_architecture
         >>> sampler = DropoutSampler(build_architecture("efficientnet-b0", dropout=0.2), samples=4)
         >>> sampler(np.zeros((2, 1, 64, 64), np.float32)).shape
         (4, 2, 64, 64)

@@ -24,7 +24,7 @@ def has_dicom_preamble(path: Path) -> bool:
     """Whether the file carries the ``DICM`` marker after its 128-byte preamble (a DICOM without a suffix).
 
     Example:
-        >>> has_dicom_preamble(Path("1.2.276.0.7230010.3.1.4.8323329.12671.1517875241.63757"))
+        >>> has_dicom_preamble(Path("1.2.276.0.7230010.3.1.4.8323329.12671.1517875241.63757"))  # doctest: +SKIP
         True
     """
     with path.open("rb") as file:
@@ -38,7 +38,7 @@ def read_dicom(path: Path, max_pixels: int) -> CXRImage:
         CXRReadError: not readable DICOM, no pixel data, multi-frame, too large, or undecodable.
 
     Example:
-        >>> read_dicom(Path("chest.dcm"), max_pixels=100_000_000).metadata["format"]
+        >>> read_dicom(Path("chest.dcm"), max_pixels=100_000_000).metadata["format"]  # doctest: +SKIP
         'DICOM'
     """
     try:

@@ -43,7 +43,8 @@ def write_label(mask: np.ndarray, like: CXRImage, path: str | os.PathLike) -> Pa
         FileNotFoundError: the target folder does not exist.
 
     Example:
-        >>> image = read_cxr("chest.dcm")
+        >>> from ptxseg.io.writers import write_dicom
+        >>> image = cxr_reader.read_cxr(write_dicom(np.eye(64, dtype=np.uint8) * 255, "chest.dcm"))
         >>> write_label(image.pixels > 0.5, like=image, path="chest.label.nrrd")
         PosixPath('chest.label.nrrd')
     """
@@ -80,7 +81,11 @@ def read_label(path: str | os.PathLike, like: CXRImage | None = None) -> np.ndar
         ValueError: the label does not lie on ``like``'s grid, or holds values outside 0..255.
 
     Example:
-        >>> labels = read_label("chest.label.nrrd", like=read_cxr("chest.dcm"))
+        >>> from ptxseg.io.writers import write_png
+        >>> image = cxr_reader.read_cxr(write_png(np.eye(64, dtype=np.uint8) * 255, "chest.png"))
+        >>> path = write_label(image.pixels > 0.5, like=image, path="chest.label.nrrd")
+        >>> read_label(path, like=image).sum()
+        64
     """
     path = Path(path)
     if not path.is_file():

@@ -25,7 +25,7 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
         bool array (rows, columns) as displayed.
 
     Example:
-        >>> read_mask("PTX-498/SiteA/1.2.mask.png").dtype
+        >>> read_mask("PTX-498/SiteA/1.2.mask.png").dtype  # doctest: +SKIP
         dtype('bool')
     """
     with Image.open(path) as image:

@@ -78,7 +78,9 @@ def read_cxr(path: str | os.PathLike) -> CXRImage:
             unsupported type; the message names the file and the reason.
 
     Example:
-        >>> image = read_cxr("1.2.276.0.7230010.3.1.4.8323329.12671.1517875241.63757.dcm")
+        >>> import numpy as np
+        >>> from ptxseg.io.writers import write_dicom
+        >>> image = read_cxr(write_dicom(np.eye(1024, dtype=np.uint8), "1.2.276.0.7230010.3.1.4.8323329.6904.dcm"))
         >>> image.shape, image.geometry.dimension, image.metadata["photometric_interpretation"]
         ((1024, 1024), 3, 'MONOCHROME2')
     """

@@ -39,6 +39,8 @@ def build_model(
         The model in train mode; ``describe_weights(model)`` says where its weights came from.
 
     Example:
+        >>> import torch
+        >>> from ptxseg.model.network import describe_weights
         >>> model = build_model("efficientnet-b0")
         >>> model(torch.zeros(1, 1, 64, 64)).shape, describe_weights(model)
         (torch.Size([1, 1, 64, 64]), 'random')

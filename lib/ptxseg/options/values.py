@@ -34,10 +34,12 @@ def check_probability(name: str, value: float) -> float:
     Example:
         >>> check_probability("triage_threshold", 1.0)
         Traceback (most recent call last):
-        ValueError: triage_threshold must lie strictly between 0 and 1, got 1.0
+        ValueError: triage_threshold must lie strictly between 0 and 1, got 1.0 (the ends of [0, 1] select all or none)
     """
     if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
+        raise ValueError(
+            f"{name} must lie strictly between 0 and 1, got {value} (the ends of [0, 1] select all or none)"
+        )
     return value
 
 

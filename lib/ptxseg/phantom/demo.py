@@ -83,7 +83,8 @@ def make_demo_studies(folder: str | os.PathLike, n: int = 16, size: int = 512, s
         seed: phantom seed.
 
     Example:
-        >>> make_demo_studies("/tmp/demo", n=4, size=256)  # doctest: +SKIP
+        >>> make_demo_studies("demo", n=4, size=128)
+        PosixPath('demo')
     """
     folder = Path(folder)
     if (folder / _MARKER).is_file():

@@ -7,27 +7,12 @@ import os
 from pathlib import Path
 
 from ptxseg.model.checkpoint import load_model_or_refuse
+from ptxseg.serving.app_location import app_model_dir
 from ptxseg.serving.store import ModelRecord, ModelStore
 
-__all__ = ["APP_ENTRY", "APP_MODEL_FOLDER", "app_model_dir", "install_in_app"]
+__all__ = ["install_in_app"]
 
 LOGGER = logging.getLogger(__name__)
-
-APP_ENTRY = "main.py"
-
-
-APP_MODEL_FOLDER = "model"
-
-
-def app_model_dir(app_or_model_dir: str | os.PathLike) -> Path:
-    """The folder the app serves its model from: ``DIR/model`` when DIR is an app (has ``main.py``), else DIR.
-
-    Example:
-        >>> app_model_dir("monailabel_app")  # doctest: +SKIP
-        PosixPath('monailabel_app/model')
-    """
-    folder = Path(app_or_model_dir)
-    return folder / APP_MODEL_FOLDER if (folder / APP_ENTRY).is_file() else folder
 
 
 def install_in_app(checkpoint: str | os.PathLike, app_or_model_dir: str | os.PathLike) -> ModelRecord:

@@ -44,6 +44,8 @@ class ModelRecord:
     @classmethod
     def from_dict(cls, values: dict) -> ModelRecord:
         """Build from JSON, ignoring keys a newer ptxseg may have added (the record is informational)."""
+        if not isinstance(values, dict):
+            raise TypeError(f"a model record is a JSON object, not {type(values).__name__}")
         names = {item.name for item in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in names})
 
@@ -52,8 +54,12 @@ class ModelStore:
     """A folder holding the served checkpoint, its predecessor and their record.
 
     Example:
-        >>> store = ModelStore("monailabel_app/model")  # doctest: +SKIP
-        >>> store.install("runs/best.safetensors", trained=True, validation_dice=0.81, source="ptxseg train")
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "best.safetensors").write_bytes(b"weights")
+        >>> store = ModelStore(folder / "model")
+        >>> store.install(folder / "best.safetensors", trained=True, validation_dice=0.81).version
+        1
     """
 
     def __init__(self, directory: str | os.PathLike):

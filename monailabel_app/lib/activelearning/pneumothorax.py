@@ -1,60 +1,16 @@
-"""Active learning and triage: score unlabelled studies with the served model, pick the next one to label.
-
-Scores are cached in each image's datastore info with the model version and uncertainty method that made them; a
-new model version (or a restart with another ``mc_samples``) makes them stale, and they are recomputed (in batches)
-the next time a strategy or the scoring method needs them.
-"""
+"""Active learning and triage: the next study to label is the one with the highest cached score
+(``ptxseg.serving.scores``), refreshed first with the served model."""
 
 from __future__ import annotations
 
-import logging
+import random
 
 from monailabel.interfaces.tasks.scoring import ScoringMethod
 from monailabel.interfaces.tasks.strategy import Strategy
+from monailabel.tasks.activelearning.random import Random
 
-from lib.configs.pneumothorax import ServedModel
-from ptxseg.inference.scoring import score_images
-from ptxseg.io.reader import read_cxr
-
-LOGGER = logging.getLogger(__name__)
-PROBABILITY_KEY = "ptx_probability"
-UNCERTAINTY_KEY = "ptx_uncertainty"
-FLAG_KEY = "ptx_flag"
-VERSION_KEY = "ptx_model_version"
-METHOD_KEY = "ptx_uncertainty_method"
-
-
-def stale_images(datastore, version: int, method: str) -> list[str]:
-    """Unlabelled studies without scores from model ``version`` and uncertainty ``method``."""
-    infos = {image: datastore.get_image_info(image) for image in datastore.get_unlabeled_images()}
-    stamp = (version, method)
-    return [image for image, info in infos.items() if (info.get(VERSION_KEY), info.get(METHOD_KEY)) != stamp]
-
-
-def refresh_scores(served: ServedModel, datastore, batch_size: int) -> int:
-    """Score every unlabelled study whose scores are missing or stale; returns how many were scored."""
-    version = served.record.version
-    pending = stale_images(datastore, version, served.uncertainty_method)
-    predictor = served.predictor()
-    uncertainty = served.uncertainty()
-    for start in range(0, len(pending), batch_size):
-        batch = pending[start : start + batch_size]
-        images = [read_cxr(datastore.get_image_uri(image)) for image in batch]
-        for image, score in zip(batch, score_images(predictor, images, uncertainty), strict=True):
-            datastore.update_image_info(
-                image,
-                {
-                    PROBABILITY_KEY: round(score.probability, 6),
-                    # Significant digits, not decimals: an early model's uncertainties can all lie below 1e-6.
-                    UNCERTAINTY_KEY: float(f"{score.uncertainty:.6g}"),
-                    FLAG_KEY: score.flag,
-                    VERSION_KEY: version,
-                    METHOD_KEY: served.uncertainty_method,
-                },
-            )
-    if pending:
-        LOGGER.info("scored %d unlabelled studies with model version %d", len(pending), version)
-    return len(pending)
+from ptxseg.serving.scores import PROBABILITY_KEY, UNCERTAINTY_KEY, highest_scored, refresh_scores
+from ptxseg.serving.served_model import ServedModel
 
 
 class PneumothoraxScoring(ScoringMethod):
@@ -83,11 +39,7 @@ class HighestScore(Strategy):
     def __call__(self, request, datastore) -> dict | None:
         """Pick the top study; None when nothing is left to label."""
         refresh_scores(self.served, datastore, self.batch_size)
-        candidates = datastore.get_unlabeled_images()
-        if not candidates:
-            return None
-        best = max(candidates, key=lambda image: (datastore.get_image_info(image).get(self.key, -1.0), image))
-        return {"id": best, self.key: datastore.get_image_info(best).get(self.key)}
+        return highest_scored(datastore, self.key)
 
 
 def uncertainty_strategy(served: ServedModel, batch_size: int) -> HighestScore:
@@ -99,3 +51,15 @@ def uncertainty_strategy(served: ServedModel, batch_size: int) -> HighestScore:
 def triage_strategy(served: ServedModel, batch_size: int) -> HighestScore:
     """The study most likely to show a pneumothorax (worklist prioritisation)."""
     return HighestScore(served, PROBABILITY_KEY, "Highest pneumothorax probability first (triage)", batch_size)
+
+
+class RandomStudy(Random):
+    """MONAI Label's Random, which weights a study by the seconds since it was last offered; when every study was
+    offered within the current second all weights are 0 and it fails. Then any unlabelled study is as good."""
+
+    def __call__(self, request, datastore):
+        try:
+            return super().__call__(request, datastore)
+        except ValueError:  # random.choices: "Total of weights must be greater than zero"
+            images = datastore.get_unlabeled_images(request.get("label_tag"), request.get("labels"))
+            return {"id": random.choice(images), "weight": 0}

@@ -1,4 +1,4 @@
-"""The ``pneumothorax`` inference task: a thin adapter from a MONAI Label request to ``ptxseg.Predictor``."""
+"""The ``pneumothorax`` inference task: a thin adapter from a MONAI Label request to the served ``Predictor``."""
 
 from __future__ import annotations
 
@@ -9,21 +9,19 @@ import time
 from fastapi import HTTPException
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
-from lib.configs.pneumothorax import ServedModel
 from ptxseg.inference.probability import PROBABILITY_PARAM, write_probability
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
-
-LABELS = {"pneumothorax": 1}
+from ptxseg.serving.served_model import ServedModel
 
 
 class PneumothoraxInfer(InferTask):
     """Segment pneumothorax on one chest X-ray; the label comes back on exactly the image's grid (NRRD)."""
 
-    def __init__(self, served: ServedModel):
+    def __init__(self, served: ServedModel, labels: dict[str, int]):
         super().__init__(
             type=InferType.SEGMENTATION,
-            labels=LABELS,
+            labels=labels,
             dimension=2,
             description="Pneumothorax on chest X-ray (EfficientNet-B4 U-Net)",
         )
@@ -59,7 +57,7 @@ class PneumothoraxInfer(InferTask):
             "total": round(1000 * (time.perf_counter() - started), 1),
         }
         result.update(
-            label_names=LABELS,
+            label_names=self.labels,
             postprocess=predictor.postprocess.to_dict(),
             triage_threshold=predictor.triage_threshold,
             model_version=record.version,

@@ -28,6 +28,9 @@ from pydicom.uid import (
 __all__ = [
     "BRIGHT_CORNER",
     "DARK_CORNER",
+    "DEFAULT_GEOMETRY_FORMATS",
+    "FORMATS",
+    "GEOMETRY_3D",
     "IMAGE_SHAPE",
     "PATIENT_NAME",
     "marker_array",
@@ -159,3 +162,46 @@ def write_itk(
     image.SetDirection(direction)
     sitk.WriteImage(image, str(path))
     return path
+
+
+OBLIQUE_DICOM_TAGS = {"ImagePositionPatient": [-100.0, 50.0, 20.0], "ImageOrientationPatient": [0, 1, 0, 0, 0, -1]}
+GEOMETRY_3D = {"origin": (5.0, -7.5, 3.0), "spacing": (0.3, 0.2, 2.5), "direction": (0, 0, 1, 1, 0, 0, 0, 1, 0)}
+
+
+def _rgba_with_transparent_marker():
+    grey = marker_array()
+    alpha = np.full(IMAGE_SHAPE, 255, np.uint8)
+    alpha[BRIGHT_CORNER] = 0  # luminance must ignore alpha: the marker stays bright
+    return np.dstack([grey, grey, grey, alpha])
+
+
+# One builder per supported format and variant, each writing the marker image into a folder and returning the path.
+FORMATS = {
+    "dicom_12bit": lambda d: write_dicom(
+        d / "a.dcm", marker_array(4000, np.uint16), bits_stored=12, **OBLIQUE_DICOM_TAGS
+    ),
+    "dicom_8bit": lambda d: write_dicom(d / "a.dcm", marker_array()),
+    "dicom_jpeg2000": lambda d: write_dicom(
+        d / "a.dcm", marker_array(4000, np.uint16), bits_stored=12, transfer_syntax=JPEG2000Lossless
+    ),
+    "dicom_jpeg_lossless": lambda d: write_dicom(
+        d / "a.dcm", marker_array(4000, np.uint16), transfer_syntax=JPEGLosslessSV1, **OBLIQUE_DICOM_TAGS
+    ),
+    "dicom_zero_spacing": lambda d: write_dicom(d / "a.dcm", marker_array(), PixelSpacing=[0, 0]),
+    "dicom_negative_spacing": lambda d: write_dicom(d / "a.dcm", marker_array(), PixelSpacing=[-0.2, -0.3]),
+    "dicom_without_suffix": lambda d: write_dicom(d / "1.2.3.45", marker_array()),
+    "png_8bit": lambda d: write_pillow(d / "a.png", marker_array()),
+    "png_16bit": lambda d: write_pillow(d / "a.png", marker_array(4000, np.uint16)),
+    "png_rgb": lambda d: write_pillow(d / "a.png", marker_array(), mode="RGB"),
+    "png_rgba": lambda d: write_pillow(d / "a.png", _rgba_with_transparent_marker()),
+    "png_palette": lambda d: write_pillow(d / "a.png", marker_array(), mode="P"),
+    "jpeg": lambda d: write_pillow(d / "a.jpg", marker_array(), quality=95),
+    "bmp": lambda d: write_pillow(d / "a.bmp", marker_array()),
+    "tiff_16bit_300dpi": lambda d: write_pillow(d / "a.tif", marker_array(4000, np.uint16), dpi=(300, 300)),
+    "nifti_2d": lambda d: write_itk(d / "a.nii.gz", marker_array(4000, np.uint16)),
+    "nifti_single_slice": lambda d: write_itk(d / "a.nii", marker_array()[np.newaxis], **GEOMETRY_3D),
+    "nrrd_2d": lambda d: write_itk(d / "a.nrrd", marker_array(4000, np.uint16)),
+    "nrrd_single_slice": lambda d: write_itk(d / "a.nrrd", marker_array()[np.newaxis], **GEOMETRY_3D),
+    "nhdr_single_slice": lambda d: write_itk(d / "a.nhdr", marker_array()[np.newaxis], **GEOMETRY_3D),
+}
+DEFAULT_GEOMETRY_FORMATS = ["png_8bit", "png_16bit", "png_rgb", "png_rgba", "png_palette", "jpeg", "bmp"]

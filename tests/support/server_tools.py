@@ -33,7 +33,6 @@ __all__ = [
     "server_tree",
     "signal_groups",
     "train_and_wait",
-    "tree_rss_bytes",
     "wait_for_stats",
 ]
 
@@ -76,17 +75,6 @@ def _pgid(process: psutil.Process) -> int | None:
         return os.getpgid(process.pid)
     except ProcessLookupError:
         return None
-
-
-def tree_rss_bytes(server) -> int:
-    """Resident memory of the whole server tree (a process that ends while being measured counts 0)."""
-    total = 0
-    for process in server_tree(server):
-        try:
-            total += process.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 def listening_addresses(server) -> set[str]:

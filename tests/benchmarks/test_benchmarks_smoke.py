@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_MODEL = ["--encoder", "efficientnet-b0", "--size", "64"]
 
 
@@ -85,7 +85,8 @@ def test_gpu_bench_cpu_dry_run_runs_every_section(tmp_path):
     assert len(names) == 6  # 2 training rows, 2 batch sizes x 2 inference paths
     assert sum(name.startswith("infer batch 1,") for name in names) == 2
     assert all(row["images_per_s"] > 0 for row in results["rows"])
-    assert 0.0 <= results["agreement"]["mask_dice"] <= 1.0
+    # The fast path (AMP + channels_last) must agree with fp32 as a served runtime must: mask Dice >= 0.99.
+    assert results["agreement"]["mask_dice"] >= 0.99
     assert "fast vs fp32 masks: Dice" in output and results["device"]["name"] == "CPU (dry run)"
 
 

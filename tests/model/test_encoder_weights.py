@@ -1,24 +1,17 @@
-"""The U-Net factory: architecture, BatchNorm settings, encoder weights from generated files, MC dropout."""
+"""ImageNet encoder weights from generated files: both key namings, wrong files refused, the cache and its download."""
 
-import logging
 import re
 
 import pytest
 import torch
-from monai.networks.nets import EfficientNetBN, FlexibleUNet
+from monai.networks.nets import EfficientNetBN
 from monai.networks.nets.efficientnet import url_map
 from safetensors.torch import save_file
-from torch import nn
 
 from ptxseg.model.encoder_weights import WEIGHTS_CACHE_ENV, download_imagenet_weights, imagenet_weights_path
 from ptxseg.model.factory import build_model
 from ptxseg.model.network import (
-    SUPPORTED_ENCODERS,
-    build_architecture,
     describe_weights,
-    enable_mc_dropout,
-    identify_architecture,
-    recalibrate_batchnorm,
 )
 
 
@@ -33,47 +26,6 @@ def _imagenet_like_state_dict(encoder: str, flat_keys: bool) -> dict:
     if flat_keys:
         state = {re.sub(r"^_blocks\.\d+\.", "_blocks.", key): value for key, value in state.items()}
     return state
-
-
-def _batchnorms(model: nn.Module) -> list:
-    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-
-
-def test_b4_forward_keeps_input_size_and_warns_it_is_random(caplog):
-    with caplog.at_level(logging.WARNING, logger="ptxseg.model.factory"):
-        model = build_model()
-    assert model.backbone == "efficientnet-b4"
-    assert describe_weights(model) == "random"
-    assert "RANDOM" in caplog.text and "download_imagenet_weights" in caplog.text
-    with torch.no_grad():
-        logits = model.eval()(torch.rand(1, 1, 64, 64))
-    assert logits.shape == (1, 1, 64, 64)
-    assert torch.isfinite(logits).all()
-
-
-def test_unknown_encoder_lists_valid_ones():
-    assert SUPPORTED_ENCODERS == tuple(f"efficientnet-b{i}" for i in range(8))
-    with pytest.raises(ValueError, match="efficientnet-b0, efficientnet-b1"):
-        build_model("resnet50")
-
-
-@pytest.mark.parametrize(("kwargs", "message"), [({"in_channels": 0}, "in_channels"), ({"dropout": 1.0}, "dropout")])
-def test_bad_arguments_are_rejected(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        build_architecture("efficientnet-b0", **kwargs)
-
-
-def test_every_batchnorm_uses_pytorch_momentum():
-    plain = FlexibleUNet(1, 1, "efficientnet-b0", pretrained=False)
-    assert {bn.momentum for bn in _batchnorms(plain)} == {0.01, 0.1}  # the trap: MONAI's encoder uses 0.01
-    assert {bn.momentum for bn in _batchnorms(build_architecture("efficientnet-b0"))} == {0.1}
-
-
-def test_every_parameter_gets_a_gradient_so_ddp_needs_no_unused_parameter_search():
-    model = build_architecture("efficientnet-b0")
-    model(torch.rand(2, 1, 64, 64)).mean().backward()
-    without_grad = [name for name, parameter in model.named_parameters() if parameter.grad is None]
-    assert without_grad == []
 
 
 def test_imagenet_file_with_efficientnet_pytorch_keys_loads_into_b4(tmp_path):
@@ -149,48 +101,3 @@ def test_download_goes_to_cache_once_and_is_then_used(tmp_path, monkeypatch):
 def test_cache_dir_defaults_to_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(WEIGHTS_CACHE_ENV, str(tmp_path))
     assert imagenet_weights_path() == tmp_path / "efficientnet-b4-6ed6700e.pth"
-
-
-def test_identify_architecture_from_shapes():
-    assert identify_architecture(build_architecture("efficientnet-b1", in_channels=3).state_dict()) == (
-        "efficientnet-b1",
-        3,
-    )
-    assert identify_architecture({"conv.weight": torch.zeros(1)}) is None
-
-
-def test_recalibrate_batchnorm_takes_plain_average_over_batches():
-    model = build_architecture("efficientnet-b0")
-    stem_bn = model.encoder._bn0
-    stem_bn.running_mean.fill_(123.0)  # stale statistics, as after a short fine-tune
-    torch.manual_seed(0)
-    batches = [torch.rand(2, 1, 64, 64) * (index + 1) for index in range(3)]
-
-    recalibrate_batchnorm(model, ({"image": batch} for batch in batches))
-
-    with torch.no_grad():
-        stem = torch.cat([model.encoder._conv_stem(model.encoder._conv_stem_padding(batch)) for batch in batches])
-    assert torch.allclose(stem_bn.running_mean, stem.mean(dim=(0, 2, 3)), atol=1e-5)
-    assert not model.training
-    assert stem_bn.momentum == 0.1
-
-
-def test_recalibrate_batchnorm_needs_batches():
-    with pytest.raises(ValueError, match="at least one batch"):
-        recalibrate_batchnorm(build_architecture("efficientnet-b0"), [])
-
-
-def test_mc_dropout_samples_differ_while_batchnorm_stays_in_eval():
-    model = enable_mc_dropout(build_model("efficientnet-b0", dropout=0.5))
-    image = torch.rand(1, 1, 64, 64)
-    with torch.no_grad():
-        first, second = model(image), model(image)
-    assert not torch.equal(first, second)
-    assert not any(bn.training for bn in _batchnorms(model))
-    with torch.no_grad():
-        assert torch.equal(model.eval()(image), model(image))
-
-
-def test_mc_dropout_needs_dropout():
-    with pytest.raises(ValueError, match="dropout > 0"):
-        enable_mc_dropout(build_architecture("efficientnet-b0"))

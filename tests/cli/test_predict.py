@@ -14,7 +14,7 @@ from ptxseg.cli.main import main
 from ptxseg.datasets.siim import rle_decode
 from ptxseg.inference.predictor import Predictor
 from ptxseg.io.reader import read_cxr
-from small_model import write_small_checkpoint
+from tests.support.small_model import write_small_checkpoint
 
 NEGATIVE_UID = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819"
 

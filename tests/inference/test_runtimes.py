@@ -1,17 +1,16 @@
-"""Inference runtimes agree with the PyTorch fp32 reference; the ONNX export is cached per checkpoint content."""
-
-import os
+"""Inference runtimes agree with the PyTorch fp32 reference (ONNX Runtime, OpenVINO); which runtime is served."""
 
 import numpy as np
 import pytest
 import torch
 
-from ptxseg.compute.device import cpu_supports_bf16, resolve_device
+from ptxseg.compute.device import cpu_supports_bf16
 from ptxseg.inference import runtimes as backends
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend, select_backend
 from ptxseg.model import onnx as onnx_export
 from ptxseg.model.network import build_architecture, recalibrate_batchnorm
-from ptxseg.model.onnx import cached_onnx_export, export_onnx
+from ptxseg.model.onnx import export_onnx
+from tests.support.export_recorder import ExportRecorder
 
 SIZE = 64
 
@@ -40,21 +39,6 @@ def reference(model, batch) -> np.ndarray:
 @pytest.fixture(scope="module")
 def onnx_path(model, tmp_path_factory):
     return export_onnx(model, SIZE, tmp_path_factory.mktemp("onnx") / "nested" / "model.onnx")
-
-
-def test_resolve_device():
-    assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(ValueError, match="'auto', 'cpu' or 'cuda"):
-        resolve_device("gpu")
-    with pytest.raises(ValueError, match="'auto', 'cpu' or 'cuda"):
-        resolve_device("mps")
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised on a machine without a GPU")
-def test_resolve_device_refuses_cuda_without_a_gpu():
-    with pytest.raises(ValueError, match="no CUDA GPU"):
-        resolve_device("cuda:0")
 
 
 def test_torch_backend_fp32_is_the_models_own_forward(model, batch, reference):
@@ -114,69 +98,8 @@ def test_openvino_rejects_an_unknown_precision(onnx_path):
         OpenVINOBackend(onnx_path, precision="fp16")
 
 
-def test_cpu_supports_bf16_is_false_when_openvino_cannot_be_asked(monkeypatch):
-    import openvino
-
-    def broken_core():
-        raise RuntimeError("no CPU plugin")
-
-    monkeypatch.setattr(openvino, "Core", broken_core)
-
-    assert cpu_supports_bf16() is False
-
-
-class _ExportRecorder:
-    """Stands in for ``export_onnx`` (seconds each) and counts the exports the cache asks for."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, model, image_size, path):
-        self.calls += 1
-        path.write_bytes(f"export {self.calls} at {image_size}".encode())
-        return path
-
-
-def test_cached_onnx_export_reuses_the_file_until_the_checkpoint_changes(tmp_path, monkeypatch):
-    recorder = _ExportRecorder()
-    monkeypatch.setattr(onnx_export, "export_onnx", recorder)
-    checkpoint = tmp_path / "model.safetensors"
-    checkpoint.write_bytes(b"weights version 1")
-
-    first = cached_onnx_export(None, SIZE, checkpoint)
-    os.utime(first, (1_000_000, 1_000_000))  # an old mtime shows whether the file is written again
-    again = cached_onnx_export(None, SIZE, checkpoint)
-
-    assert first == again == tmp_path / "model.safetensors.64.onnx"
-    assert recorder.calls == 1 and first.stat().st_mtime == 1_000_000
-    stamp = tmp_path / "model.safetensors.64.onnx.sha256"
-    assert len(stamp.read_text()) == 64
-
-    checkpoint.write_bytes(b"weights version 2")  # same size and name, new content
-    changed = cached_onnx_export(None, SIZE, checkpoint)
-
-    assert recorder.calls == 2 and changed.read_bytes() == b"export 2 at 64"
-    assert changed.stat().st_mtime > 1_000_000
-
-    other_size = cached_onnx_export(None, 32, checkpoint)
-    assert other_size.name == "model.safetensors.32.onnx" and recorder.calls == 3
-
-
-def test_cached_onnx_export_redoes_an_export_whose_stamp_is_missing(tmp_path, monkeypatch):
-    recorder = _ExportRecorder()
-    monkeypatch.setattr(onnx_export, "export_onnx", recorder)
-    checkpoint = tmp_path / "model.pt"
-    checkpoint.write_bytes(b"weights")
-    cached_onnx_export(None, SIZE, checkpoint)
-    (tmp_path / "model.pt.64.onnx.sha256").unlink()  # e.g. a crash between the export and the stamp
-
-    cached_onnx_export(None, SIZE, checkpoint)
-
-    assert recorder.calls == 2
-
-
 def test_select_backend_kinds(model, onnx_path, tmp_path, monkeypatch):
-    recorder = _ExportRecorder()
+    recorder = ExportRecorder()
     monkeypatch.setattr(onnx_export, "export_onnx", recorder)
     monkeypatch.setattr(backends, "OpenVINOBackend", lambda path, threads=None: ("openvino", path, threads))
     monkeypatch.setattr(backends, "OnnxRuntimeBackend", lambda path, threads=None: ("onnxruntime", path, threads))
@@ -202,7 +125,7 @@ def test_select_backend_auto_falls_back_to_onnxruntime_without_openvino(model, t
     def missing_openvino(path, threads=None):
         raise ImportError("No module named 'openvino'")
 
-    monkeypatch.setattr(onnx_export, "export_onnx", _ExportRecorder())
+    monkeypatch.setattr(onnx_export, "export_onnx", ExportRecorder())
     monkeypatch.setattr(backends, "OpenVINOBackend", missing_openvino)
     monkeypatch.setattr(backends, "OnnxRuntimeBackend", lambda path, threads=None: "onnxruntime")
     checkpoint = tmp_path / "model.safetensors"

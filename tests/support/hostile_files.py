@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from io_fixtures import marker_array, write_dicom, write_pillow
+from tests.support.io_fixtures import marker_array, write_dicom, write_pillow
 
 __all__ = [
     "BAD_STUDIES",

@@ -13,7 +13,7 @@ from ptxseg.model.network import build_architecture
 from ptxseg.phantom.synthetic import make_phantom
 from ptxseg.transforms.fit import fit_to_square
 from ptxseg.transforms.intensity import normalize
-from small_model import SMALL_MODEL_SIZE, write_small_checkpoint
+from tests.support.small_model import SMALL_MODEL_SIZE, write_small_checkpoint
 
 SIZE = SMALL_MODEL_SIZE
 

@@ -20,7 +20,7 @@ from ptxseg.io.writers import write_png
 from ptxseg.model.checkpoint import load_checkpoint
 from ptxseg.transforms.intensity import normalize
 from ptxseg.transforms.postprocess import ThresholdPostprocess, postprocess_from_dict
-from small_model import write_small_checkpoint
+from tests.support.small_model import write_small_checkpoint
 
 SIZE = 64
 DARK, BRIGHT = 51, 204  # 0.2 and 0.8 after read_cxr's division by 255

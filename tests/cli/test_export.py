@@ -15,7 +15,7 @@ from ptxseg.model.onnx import export_onnx
 from ptxseg.phantom.synthetic import make_phantom
 from ptxseg.serving.store import PREVIOUS_NAME, RECORD_NAME, SERVED_NAME
 from ptxseg.transforms.intensity import normalize
-from small_model import write_small_checkpoint
+from tests.support.small_model import write_small_checkpoint
 
 SIZE = 64
 

@@ -1,0 +1,48 @@
+"""Check an app's conf before a server starts: ``python -m ptxseg.serving.check_conf APP_DIR CONF_JSON``.
+
+Exit 0 when the conf is good (or the app does not read its conf with ``ServingSettings``: it checks its own), exit 2
+with the reason as one line on stderr when it is not. ``ptxseg serve`` runs it in a short-lived process: the
+settings import torch and MONAI (about 1 GB), which the long-lived ``ptxseg serve`` parent must not keep resident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from ptxseg.serving.app_location import uses_ptxseg_settings
+
+__all__ = ["BAD_CONF_STATUS", "main"]
+
+BAD_CONF_STATUS = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``CONF_JSON`` as the app at ``APP_DIR`` would; returns the exit status.
+
+    Example:
+        >>> from ptxseg.serving.app_location import default_app_dir
+        >>> main([str(default_app_dir()), '{"epochs": "-1"}'])  # and "epochs must be >= 1, got -1" on stderr
+        2
+    """
+    parser = argparse.ArgumentParser(prog="python -m ptxseg.serving.check_conf", description=__doc__.splitlines()[0])
+    parser.add_argument("app_dir", help="the MONAI Label app folder")
+    parser.add_argument("conf", help="the conf as a JSON object of strings")
+    args = parser.parse_args(argv)
+    if not uses_ptxseg_settings(args.app_dir):
+        return 0
+    # Imported here, not above: `ptxseg serve` imports this module for BAD_CONF_STATUS and must stay light.
+    from ptxseg.serving.settings import ServingSettings
+
+    try:
+        ServingSettings.from_conf(json.loads(args.conf))
+    except ValueError as error:
+        print(str(error).replace("\n", " "), file=sys.stderr)
+        return BAD_CONF_STATUS
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

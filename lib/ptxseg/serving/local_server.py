@@ -1,0 +1,166 @@
+"""A local ``ptxseg serve`` for tests, benchmarks and scripts: started on a free loopback port, stopped with its tree.
+
+``running_server`` runs ``python -m ptxseg serve`` as a subprocess in its own session over a studies folder and a
+model folder, waits until ``GET /info/`` answers, and on leaving the block stops the server's whole process group
+(the MONAI Label server and any training or scoring it started), so nothing outlives the caller. The server's output
+goes to a log file beside the model folder, which every start-up failure quotes.
+
+This module only talks to the server over HTTP: it imports neither MONAI Label nor the app.
+
+Example:
+    >>> with running_server(Path("studies"), Path("work/model"), {"encoder": "efficientnet-b0"}) as server:
+    ...     server.get("/info/").status_code  # doctest: +SKIP
+    200
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+__all__ = ["LocalServer", "free_port", "running_server", "stop_server", "START_TIMEOUT_S"]
+
+# Start-up imports torch and MONAI Label and loads the model: about a minute on 2 busy cores, so allow three.
+START_TIMEOUT_S = 180
+REQUEST_TIMEOUT_S = 120
+
+
+@dataclass
+class LocalServer:
+    """A running server: its base URL, folders, log file and the ``ptxseg serve`` process."""
+
+    url: str
+    studies: Path
+    model_dir: Path
+    log_path: Path
+    process: subprocess.Popen
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        """GET ``path`` (relative to the server URL)."""
+        return requests.get(self.url + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        """POST to ``path``."""
+        return requests.post(self.url + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs)
+
+    def put(self, path: str, **kwargs) -> requests.Response:
+        """PUT to ``path``."""
+        return requests.put(self.url + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        """DELETE ``path``."""
+        return requests.delete(self.url + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs)
+
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_training(self, timeout_s: float = 600) -> dict:
+        """Poll ``GET /train/`` until the last run ends; returns its status record."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status = self.get("/train/").json()
+            if status.get("status") in ("DONE", "ERROR", "STOPPED"):
+                return status
+            time.sleep(1.0)
+        raise TimeoutError(f"training did not finish in {timeout_s} s; log tail:\n{self.log()[-3000:]}")
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now.
+
+    Example:
+        >>> 1024 <= free_port() <= 65535
+        True
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_server(
+    studies: Path,
+    model_dir: Path,
+    conf: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    host: str | None = None,
+    start_timeout_s: float = START_TIMEOUT_S,
+) -> Iterator[LocalServer]:
+    """Run ``ptxseg serve`` over ``studies`` until the block ends; raises with the server log if it does not come up.
+
+    Args:
+        studies: the studies folder (``--studies``).
+        model_dir: the app's model folder (``--conf model_dir``); its parent is the server's working folder and
+            holds its log, ``server-<port>.log``.
+        conf: further app settings, each passed as ``--conf KEY VALUE``.
+        env: variables added to the server's environment (``PTXSEG_TOKEN`` or ``PTXSEG_TOKEN_FILE`` are also
+            used to ask ``/info/`` whether it is up).
+        host: passed as ``--host``; requests always go to 127.0.0.1.
+        start_timeout_s: how long to wait for ``GET /info/`` to answer 200.
+    """
+    port = free_port()
+    settings = {"model_dir": str(model_dir), **(conf or {})}
+    command = [sys.executable, "-m", "ptxseg", "serve", "--studies", str(studies), "--port", str(port)]
+    if host:
+        command += ["--host", host]
+    for key, value in settings.items():
+        command += ["--conf", key, value]
+    log_path = model_dir.parent / f"server-{port}.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=model_dir.parent,
+            env={**os.environ, **(env or {})},
+        )
+    server = LocalServer(f"http://127.0.0.1:{port}", studies, model_dir, log_path, process)
+    try:
+        _wait_until_up(server, _auth_headers(env or {}), start_timeout_s)
+        yield server
+    finally:
+        stop_server(server)
+
+
+def stop_server(server: LocalServer) -> None:
+    """SIGTERM to ``ptxseg serve``, which stops the server's whole process group; SIGKILL if it lingers."""
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait()
+
+
+def _auth_headers(env: Mapping[str, str]) -> dict:
+    token = env.get("PTXSEG_TOKEN") or (
+        Path(env["PTXSEG_TOKEN_FILE"]).read_text().strip() if env.get("PTXSEG_TOKEN_FILE") else None
+    )
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _wait_until_up(server: LocalServer, headers: dict, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()[-4000:]}")
+        try:
+            if requests.get(server.url + "/info/", headers=headers, timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"server did not answer /info/ in {timeout_s} s:\n{server.log()[-4000:]}")

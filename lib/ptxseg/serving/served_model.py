@@ -1,0 +1,211 @@
+"""The served model: its checkpoint in the store, its warm Predictor, and what ``/info`` says about it.
+
+Built once per server process and shared by the inference task, the scoring method and the trainer; reloaded when
+fine-tuning (or ``ptxseg export --app``) replaces the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+import ptxseg
+from ptxseg.compute.device import resolve_device
+from ptxseg.inference.predictor import Predictor
+from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty, require_dropout
+from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
+from ptxseg.model.factory import build_model
+from ptxseg.model.network import describe_weights
+from ptxseg.serving.settings import ServingSettings
+from ptxseg.serving.store import ModelRecord, ModelStore
+from ptxseg.transforms.postprocess import ThresholdPostprocess
+
+__all__ = ["OneCallAtATime", "ServedModel", "load_problem"]
+
+LOGGER = logging.getLogger(__name__)
+
+
+class ServedModel:
+    """The served checkpoint and its warm Predictor, reloaded when the checkpoint file changes.
+
+    The first start writes an untrained model (random or ImageNet encoder) so that fine-tuning always starts
+    from "the current model", and ``/info`` says plainly that it is untrained. A served file that does not load
+    (corrupt, foreign, unsafe) is moved aside; the previous good model, else an untrained one, is served instead,
+    and ``problem`` says why.
+
+    Raises:
+        ValueError: conf ``model`` cannot be served, or ``mc_samples`` asks for MC dropout of a model without it.
+
+    Example:
+        >>> served = ServedModel(ServingSettings(), Path("monailabel_app/model"))  # doctest: +SKIP
+        >>> served.predictor().predict(read_cxr("chest.dcm")).flag  # doctest: +SKIP
+        False
+    """
+
+    def __init__(self, settings: ServingSettings, model_dir: Path):
+        self.settings = settings
+        self.store = ModelStore(model_dir)
+        self.problem: str | None = None
+        self._lock = threading.Lock()
+        self._predictor: Predictor | None = None
+        self._loaded_stamp: tuple | None = None
+        self._uncertainty: Uncertainty | None = None
+        self._ensure_loadable_model()
+        if settings.mc_samples:  # a model without dropout stops the server at start, not at the first scoring
+            require_dropout(load_checkpoint(self.store.served_path)[1], self.store.served_path.name)
+
+    def _ensure_loadable_model(self) -> None:
+        if not self.store.has_model():
+            self._install_initial()
+            return
+        problem = load_problem(self.store.served_path)
+        if problem is None:
+            return
+        rejected = self.store.reject_served()
+        self.problem = f"the served model could not be loaded ({problem}); it was moved to {rejected.name}"
+        if self.store.previous_path.is_file() and load_problem(self.store.previous_path) is None:
+            _, metadata = load_model(self.store.previous_path)
+            self.store.install(self.store.previous_path, trained=bool(metadata.metrics), source="restored previous")
+            self.problem += "; serving the previous model"
+        else:
+            self._install_initial()
+            self.problem += "; serving an untrained model"
+        LOGGER.error(self.problem)
+
+    def _install_initial(self) -> None:
+        if self.settings.model:
+            problem = load_problem(Path(self.settings.model))
+            if problem is not None:
+                raise ValueError(f"conf model={self.settings.model} cannot be served: {problem}")
+            self.store.install(self.settings.model, trained=True, source=f"conf model={self.settings.model}")
+            return
+        settings = self.settings
+        model = build_model(settings.encoder, encoder_weights=settings.encoder_weights, dropout=settings.dropout)
+        metadata = CheckpointMetadata(settings.encoder, image_size=settings.image_size, dropout=settings.dropout)
+        self.store.directory.mkdir(parents=True, exist_ok=True)
+        staging = save_checkpoint(self.store.directory / ".initial.safetensors", model, metadata)
+        self.store.install(staging, trained=False, weights=describe_weights(model), source="initial (untrained)")
+        staging.unlink()
+
+    @property
+    def record(self) -> ModelRecord:
+        """The served model's record (version, trained, validation Dice...)."""
+        return self.store.read_record()
+
+    def predictor(self) -> Predictor:
+        """The warm predictor for the current checkpoint (reloaded after a promotion, else reused)."""
+        with self._lock:
+            stat = self.store.served_path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if self._predictor is None or stamp != self._loaded_stamp:
+                self._predictor = Predictor.from_checkpoint(
+                    self.store.served_path,
+                    device=self.settings.device,
+                    backend=self.settings.backend,
+                    postprocess=ThresholdPostprocess(self.settings.threshold, self.settings.min_area),
+                    triage_threshold=self.settings.triage_threshold,
+                )
+                self._predictor.backend = OneCallAtATime(self._predictor.backend)
+                self._uncertainty = None
+                self._loaded_stamp = stamp
+            return self._predictor
+
+    @property
+    def uncertainty_method(self) -> str:
+        """The name of the uncertainty measure active learning uses, without loading anything."""
+        return McDropoutUncertainty.method if self.settings.mc_samples else FlipUncertainty.method
+
+    def uncertainty(self) -> Uncertainty:
+        """How active learning measures the current model's uncertainty: flip-TTA, or MC dropout (``mc_samples``)."""
+        predictor = self.predictor()
+        with self._lock:
+            if self._uncertainty is None:
+                samples = self.settings.mc_samples
+                self._uncertainty = (
+                    McDropoutUncertainty.from_checkpoint(self.store.served_path, samples, self.device())
+                    if samples
+                    else FlipUncertainty(predictor)
+                )
+            return self._uncertainty
+
+    def warm_up(self) -> None:
+        """Load the model and run one forward pass, so the runtime is built before the first annotator waits."""
+        predictor = self.predictor()
+        predictor.probability_maps(np.zeros((1, predictor.image_size, predictor.image_size), np.float32))
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """``warm_up`` in a daemon thread; a failure is logged (the first request reports the real error)."""
+        thread = threading.Thread(target=self._warm_up_logged, name="ptxseg-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm_up_logged(self) -> None:
+        try:
+            self.warm_up()
+            LOGGER.info("model warmed up (%s)", self.predictor().backend.name)
+        except Exception:  # a broken model reports its real error on the first request; serving goes on
+            LOGGER.exception("model warm-up failed")
+
+    def device(self) -> str:
+        """The device inference runs on."""
+        return resolve_device(self.settings.device)
+
+    def describe(self) -> dict:
+        """The truth about the served model for ``/info`` (cheap: reads one small JSON file)."""
+        record = self.record
+        return {
+            "model": {
+                "trained": record.trained,
+                "version": record.version,
+                "weights": record.weights if not record.trained else "trained",
+                "validation_dice": record.validation_dice,
+                "training_images": record.training_images,
+                "source": record.source,
+                "updated": record.updated,
+                "last_training": record.history[-1] if record.history else None,
+            },
+            "problem": self.problem,
+            "device": self.device(),
+            "image_size": self.settings.image_size,
+            "triage_threshold": self.settings.triage_threshold,
+            "uncertainty": self.uncertainty_method,
+            "ptxseg_version": ptxseg.__version__,
+        }
+
+
+class OneCallAtATime:
+    """Let one thread at a time run the network. Inference runs in FastAPI's thread pool and active learning on
+    the event loop; a compiled CPU model is not safe to call from two threads at once (OpenVINO answers "Infer
+    Request is busy"), and one forward already uses every core, so waiting costs no throughput.
+
+    Example:
+        >>> double = OneCallAtATime(lambda batch: 2 * batch)
+        >>> double(21)
+        42
+    """
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.name = getattr(backend, "name", type(backend).__name__)
+        self._lock = threading.Lock()
+
+    def __call__(self, batch):
+        with self._lock:
+            return self.backend(batch)
+
+
+def load_problem(path: Path) -> str | None:
+    """Why a checkpoint cannot be served, or None when it loads (safe loading: no pickled code runs).
+
+    Example:
+        >>> load_problem(Path("no-such-model.safetensors")) is not None
+        True
+    """
+    try:
+        load_model(path)
+    except (ValueError, OSError, RuntimeError) as error:
+        return str(error)
+    return None

@@ -1,0 +1,66 @@
+"""MONAI Label's FastAPI app as ``ptxseg serve`` runs it: ``ptxseg.serving.http.harden`` plus what needs MONAI Label.
+
+- ``POST /infer/{model}`` runs in a worker thread, so one inference no longer freezes every other request, and
+  takes only stored studies, by id;
+- MONAI Label's own exceptions (unknown model, unknown study) become clear 4xx JSON instead of a 500.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import BackgroundTasks, FastAPI, File, Form, UploadFile
+from fastapi.responses import JSONResponse
+from monailabel.endpoints import infer as stock_infer
+from monailabel.interfaces.exception import MONAILabelError, MONAILabelException
+
+from ptxseg.serving.http import ClientError, harden
+from ptxseg.serving.settings import ServingSettings
+from ptxseg.serving.token import configured_token
+
+ERROR_STATUS = {
+    MONAILabelError.INVALID_INPUT: 400,
+    MONAILabelError.APP_ERROR: 404,
+    MONAILabelError.APP_INIT_ERROR: 400,
+}
+
+
+async def _monailabel_error(request, error: MONAILabelException) -> JSONResponse:
+    status = ERROR_STATUS.get(error.error, 500)
+    return JSONResponse({"detail": error.msg, "error": error.error.value}, status_code=status)
+
+
+def infer_in_thread(
+    background_tasks: BackgroundTasks,
+    model: str,
+    image: str = "",
+    session_id: str = "",
+    params: str = Form("{}"),
+    file: UploadFile = File(None),
+    label: UploadFile = File(None),
+    output: stock_infer.ResultType | None = None,
+):
+    """The stock endpoint's behaviour, as a plain ``def`` route that FastAPI runs in its thread pool.
+
+    Only studies of the datastore are inferred, by id: no server path, no upload, no session, no input label.
+    """
+    if file is not None or label is not None or session_id:
+        detail = "only stored studies are inferred, by id: upload with PUT /datastore/image?image=ID, then infer ID"
+        raise ClientError(detail)
+    if not image:
+        raise ClientError(f"which study? POST /infer/{model}?image=ID")
+    if output == stock_infer.ResultType.dicom_seg:
+        raise ClientError("output=dicom_seg needs a DICOMweb datastore; use output=image, json or all")
+    if not isinstance(json.loads(params or "{}"), dict):
+        raise ClientError("params must be a JSON object, such as {}")
+    return stock_infer.run_inference(background_tasks, model, image, session_id, params, file, label, output)
+
+
+def hardened(app: FastAPI) -> FastAPI:
+    """``app`` (MONAI Label's) with the threaded ``/infer``, MONAI Label's errors as 4xx, and ``harden``'s checks
+    configured from the server's conf and environment."""
+    app.post("/infer/{model}", summary="Run inference (in a worker thread)")(infer_in_thread)
+    # The stock async route is registered first and would shadow ours: move ours to the front.
+    app.router.routes.insert(0, app.router.routes.pop())
+    app.add_exception_handler(MONAILabelException, _monailabel_error)
+    return harden(app, ServingSettings.from_environment(), configured_token())

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: files in every format, small models, phantom training, a running server."""

@@ -1,0 +1,80 @@
+"""The tests' real ptxseg MONAI Label server: studies to serve, small fast settings, and reading its answers.
+
+Starting and stopping the server is the library's ``ptxseg.serving.local_server`` (the benchmarks use it too): every
+server runs on a free loopback port over a temporary studies folder and model folder, and is stopped with
+everything it started (training and scoring children) when the test is done.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes
+from pathlib import Path
+
+import numpy as np
+import requests
+import SimpleITK as sitk
+
+from ptxseg.phantom.demo import make_demo_studies
+from ptxseg.serving import local_server
+from ptxseg.serving.local_server import LocalServer
+
+# Small and fast: 128 px phantoms through a b0 U-Net at 128 px on CPU.
+TEST_CONF = {"image_size": "128", "encoder": "efficientnet-b0", "batch_size": "4", "epochs": "1"}
+
+
+def training_result(status: dict) -> dict | None:
+    """The trainer's ``ptxseg_result`` line from a training status record."""
+    for line in status.get("details", []):
+        if line.startswith("ptxseg_result: "):
+            return json.loads(line[len("ptxseg_result: ") :])
+    return None
+
+
+def make_test_studies(folder: Path, siim_sample: Path | None = None, n_phantoms: int = 12) -> Path:
+    """Phantom studies (dotted-UID DICOMs and PNGs, some labelled), the real SIIM DICOMs, one corrupt file."""
+    make_demo_studies(folder, n=n_phantoms, size=128)
+    if siim_sample is not None:
+        for dicom in sorted((siim_sample / "dicom").glob("*.dcm")):
+            shutil.copyfile(dicom, folder / dicom.name)
+    real = next(folder.glob("2.25.*.dcm")).read_bytes()
+    (folder / "corrupt-truncated.dcm").write_bytes(real[: len(real) // 3])
+    return folder
+
+
+@contextmanager
+def running_server(
+    studies: Path, model_dir: Path, conf: dict | None = None, env: dict | None = None, host: str | None = None
+) -> Iterator[LocalServer]:
+    """``ptxseg.serving.local_server.running_server`` with the tests' small, fast settings under ``conf``."""
+    with local_server.running_server(studies, model_dir, {**TEST_CONF, **(conf or {})}, env, host) as server:
+        yield server
+
+
+def infer_all(server, image_id: str, **kwargs) -> tuple[requests.Response, bytes | None, dict | None]:
+    """``POST /infer/pneumothorax?output=all``: the response, the label file's bytes and the result JSON."""
+    response = server.post(f"/infer/pneumothorax?image={image_id}&output=all", **kwargs)
+    if response.status_code != 200:
+        return response, None, None
+    header = b"Content-Type: " + response.headers["content-type"].encode() + b"\r\n\r\n"
+    parts = {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message_from_bytes(header + response.content).get_payload()
+    }
+    return response, parts["image"], json.loads(parts["params"])
+
+
+def label_grid(path: Path) -> tuple:
+    """Size, spacing, origin and direction of an image's in-plane grid as ITK (and 3D Slicer) read it."""
+    image = sitk.ReadImage(str(path))
+    dimension = image.GetDimension()
+    direction = np.array(image.GetDirection()).reshape(dimension, dimension)[:2, :2]
+    return (
+        image.GetSize()[:2],
+        np.round(image.GetSpacing()[:2], 6).tolist(),
+        np.round(image.GetOrigin()[:2], 6).tolist(),
+        np.round(direction, 6).tolist(),
+    )
