@@ -10,8 +10,8 @@ from ptxseg.cli.main import main
 from ptxseg.io.seg import read_seg
 from ptxseg.io.writers import write_png
 from ptxseg.model.identity import checkpoint_digest
-from small_model import write_small_checkpoint
 from tests.support.dciodvfy import dciodvfy_errors
+from tests.support.small_model import write_small_checkpoint
 
 UID = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819"
 

@@ -13,7 +13,7 @@ from ptxseg.evaluation.triage import (
 )
 from ptxseg.model.checkpoint import load_model
 from ptxseg.phantom.files import write_phantoms
-from small_model import write_small_checkpoint
+from tests.support.small_model import write_small_checkpoint
 
 
 def test_sensitivity_and_specificity_must_meet_the_minimums():

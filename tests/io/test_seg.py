@@ -6,11 +6,11 @@ import pydicom
 import pytest
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
-from io_fixtures import marker_array
-from io_fixtures import write_dicom as write_fixture_dicom
 from ptxseg.io.seg import correction_seg, prediction_seg, read_seg
 from ptxseg.io.writers import write_dicom
 from tests.support.dciodvfy import dciodvfy_errors
+from tests.support.io_fixtures import marker_array
+from tests.support.io_fixtures import write_dicom as write_fixture_dicom
 
 NEGATIVE_UID = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819"
 

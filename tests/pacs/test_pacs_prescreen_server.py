@@ -8,9 +8,9 @@ import pydicom
 import pytest
 
 from ptxseg.io.seg import read_seg
-from server_harness import running_server
 from tests.support.orthanc import Orthanc, require_orthanc
 from tests.support.pacs_images import write_cr_phantom
+from tests.support.server_harness import running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 CONF = {"prescreen": "true", "prescreen_interval_s": "1", "dicomweb_refresh_s": "1", "dicomweb_timeout_s": "5"}

@@ -14,9 +14,9 @@ from ptxseg.io.seg import read_seg
 from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient
 from ptxseg.serving.dicomweb.prescreen import ModelForScreening, Prescreener
 from ptxseg.serving.dicomweb.studies import PacsStudies
-from small_model import write_small_checkpoint
 from tests.support.orthanc import Orthanc, require_orthanc
 from tests.support.pacs_images import write_cr_phantom
+from tests.support.small_model import write_small_checkpoint
 
 QUALIFIED = TriageQualification(True, "qualified for triage: sensitivity 0.900, specificity 0.900", 0.9, 0.9, 20, 20)
 

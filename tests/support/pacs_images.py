@@ -9,9 +9,9 @@ import numpy as np
 import pydicom
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
-from io_fixtures import write_dicom as write_fixture_dicom
 from ptxseg.io.writers import quantize, write_dicom
 from ptxseg.phantom.synthetic import make_phantom
+from tests.support.io_fixtures import write_dicom as write_fixture_dicom
 
 __all__ = ["write_ct", "write_cr_phantom", "write_dx_monochrome1_jpeg2000"]
 
