@@ -19,6 +19,7 @@ import torch
 
 from ptxseg.datasets.labelled import LabelledImage
 from ptxseg.datasets.splits import split_by_id
+from ptxseg.evaluation.triage import qualify_checkpoint
 from ptxseg.options import check_at_least, parse_bool
 from ptxseg.serving.served_model import ServedModel
 from ptxseg.serving.settings import FINE_TUNING, ServingSettings
@@ -251,6 +252,16 @@ def _run(
             champion.trained, outcome["champion_dice"], outcome["challenger_dice"], result.checkpoint is not None
         )
         if outcome["promoted"]:
+            # Measured now and recorded in the checkpoint: flags come only from a model qualified for triage.
+            qualification = qualify_checkpoint(
+                result.checkpoint,
+                val_items,
+                settings.triage_criteria,
+                settings.triage_threshold,
+                device=device,
+                backend=settings.backend,
+            )
+            outcome["triage"] = qualification.reason
             record = served.store.install(
                 result.checkpoint,
                 trained=True,

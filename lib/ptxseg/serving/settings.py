@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from ptxseg.compute.device import resolve_device
+from ptxseg.evaluation.triage import TriageCriteria
 from ptxseg.inference.predictor import DEFAULT_TRIAGE_THRESHOLD
 from ptxseg.inference.runtimes import BACKEND_KINDS
 from ptxseg.model.network import SUPPORTED_ENCODERS
@@ -82,8 +83,13 @@ class ServingSettings:
     mc_samples: int = 0
     dropout: float = FINE_TUNING.dropout
     train_threads: int = 0
+    triage_min_positives: int = 20
+    triage_min_negatives: int = 20
+    triage_min_sensitivity: float = 0.8
+    triage_min_specificity: float = 0.8
 
     def __post_init__(self):
+        self.triage_criteria  # noqa: B018 -- checks the triage minimums at start, not at the first promotion
         if self.encoder not in SUPPORTED_ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(SUPPORTED_ENCODERS)}, got {self.encoder!r}")
         check_input_side(self.image_size)
@@ -106,6 +112,16 @@ class ServingSettings:
             path = getattr(self, name)
             if path and not Path(path).is_file():
                 raise ValueError(f"conf {name}: file {path} does not exist (a local file; nothing is downloaded)")
+
+    @property
+    def triage_criteria(self) -> TriageCriteria:
+        """The bar a model must clear at promotion to flag studies (``ptxseg.evaluation.triage``)."""
+        return TriageCriteria(
+            self.triage_min_positives,
+            self.triage_min_negatives,
+            self.triage_min_sensitivity,
+            self.triage_min_specificity,
+        )
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, str]) -> ServingSettings:

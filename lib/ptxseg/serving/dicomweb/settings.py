@@ -53,7 +53,8 @@ def secret_from_environment(name: str, environ: Mapping[str, str] = os.environ) 
 
 @dataclass(frozen=True)
 class PacsSettings:
-    """Everything about serving from a PACS and pre-screening its images; conf keys are the field names.
+    """Everything about serving from a PACS and pre-screening its images; conf keys are the field names (the triage
+    qualification minimums are ``ServingSettings``': promotion measures them, with or without a PACS).
 
     Example:
         >>> settings = PacsSettings.from_conf({"dicomweb_modalities": "CR", "prescreen": "true"}, url="http://x/")
@@ -70,10 +71,6 @@ class PacsSettings:
     dicomweb_timeout_s: float = 30.0
     prescreen: bool = False
     prescreen_interval_s: float = 10.0
-    triage_min_positives: int = 20
-    triage_min_negatives: int = 20
-    triage_min_sensitivity: float = 0.8
-    triage_min_specificity: float = 0.8
 
     def __post_init__(self) -> None:
         if not self.modalities:
@@ -82,25 +79,11 @@ class PacsSettings:
         for name in ("dicomweb_refresh_s", "dicomweb_timeout_s", "prescreen_interval_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
-        self.criteria  # noqa: B018 -- checks the triage minimums now, not at the first promotion
 
     @property
     def modalities(self) -> tuple[str, ...]:
         """The served modalities, upper case."""
         return tuple(part.strip().upper() for part in self.dicomweb_modalities.split(",") if part.strip())
-
-    @property
-    def criteria(self):
-        """The bar a model must clear to flag studies (a ``TriageCriteria``)."""
-        # Imported here: ``ptxseg serve`` reads these settings to check the PACS and must not load torch.
-        from ptxseg.evaluation.triage import TriageCriteria
-
-        return TriageCriteria(
-            self.triage_min_positives,
-            self.triage_min_negatives,
-            self.triage_min_sensitivity,
-            self.triage_min_specificity,
-        )
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, str], url: str, auth: PacsAuth | None = None) -> PacsSettings:
