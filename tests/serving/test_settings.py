@@ -7,6 +7,7 @@ from dataclasses import fields
 
 import pytest
 
+from ptxseg.evaluation.triage import TriageCriteria
 from ptxseg.serving.settings import APP_CONF_VARIABLE, FINE_TUNING, ServingSettings
 from ptxseg.training.config import TrainConfig
 
@@ -38,6 +39,10 @@ def _every_key(tmp_path) -> dict[str, str]:
         "mc_samples": "4",
         "dropout": "0.2",
         "train_threads": "1",
+        "triage_min_positives": "5",
+        "triage_min_negatives": "6",
+        "triage_min_sensitivity": "0.9",
+        "triage_min_specificity": "0.7",
     }
 
 
@@ -54,6 +59,7 @@ def test_every_key_is_parsed_into_its_type(tmp_path):
     assert settings.amp is False and settings.backend == "onnxruntime" and settings.device == "cpu"
     assert (settings.scoring_batch_size, settings.mc_samples, settings.train_threads) == (4, 4, 1)
     assert settings.max_upload_bytes == 8 * 2**20
+    assert settings.triage_criteria == TriageCriteria(5, 6, 0.9, 0.7)
 
 
 def test_an_empty_path_means_none_and_the_framework_keys_are_left_to_monai_label():
@@ -122,3 +128,8 @@ def test_training_batch_and_threads_follow_the_device_and_the_cores():
     assert ServingSettings(batch_size=6).training_batch_size("cpu") == 6
     assert ServingSettings(train_threads=2).training_threads() == 2
     assert ServingSettings().training_threads() >= 1
+
+
+def test_the_pacs_keys_are_left_to_the_pacs_settings():
+    settings = ServingSettings.from_conf({"prescreen": "true", "dicomweb_modalities": "CR"})
+    assert settings == ServingSettings()
