@@ -7,9 +7,7 @@ def test_a_score_of_an_unqualified_model_says_so():
     listing = {
         "objects": {
             "a": {
-                "image": {
-                    "info": {"ptx_probability": 0.97, "ptx_flag": False, "ptx_triage": "not qualified for triage"}
-                }
+                "image": {"info": {"ptx_probability": 0.97, "ptx_flag": True, "ptx_triage": "not qualified for triage"}}
             },
             "b": {"image": {"info": {"ptx_probability": 0.9, "ptx_flag": True, "ptx_triage": "qualified for triage"}}},
         }

@@ -102,15 +102,17 @@ def _row(image_id: str, entry, current_model_version: str | None) -> WorklistRow
     version = info.get("ptx_model_version")
     version = str(version) if version is not None else None
     probability = _fraction(info.get("ptx_probability"))
+    # A model not qualified for triage never flags, whatever a score cached beside the statement says.
+    not_qualified = info.get("ptx_triage") == NOT_QUALIFIED
     return WorklistRow(
         image_id=str(image_id),
         probability=probability,
-        flagged=info.get("ptx_flag") is True,
+        flagged=info.get("ptx_flag") is True and not not_qualified,
         uncertainty=finite_or_none(info.get("ptx_uncertainty")),
         model_version=version,
         labelled=FINAL_TAG in labels,
         stale=probability is not None and current_model_version is not None and version != current_model_version,
-        not_qualified=info.get("ptx_triage") == NOT_QUALIFIED,
+        not_qualified=not_qualified,
     )
 
 
