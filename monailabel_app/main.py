@@ -42,7 +42,7 @@ class PtxsegApp(MONAILabelApp):
 
     def init_datastore(self) -> PtxsegDatastore:
         """A local studies folder (PACS-exported DICOM, PNG, NRRD, NIfTI) with validated labels."""
-        return PtxsegDatastore(self.studies, max_upload_bytes=self.task.settings.max_upload_bytes)
+        return PtxsegDatastore(self.studies, self.task.settings.max_upload_bytes, monitor=self.task.monitor)
 
     def init_infers(self) -> dict:
         """The one inference task."""

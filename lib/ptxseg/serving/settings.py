@@ -53,6 +53,8 @@ class ServingSettings:
     ``batch_size`` 0 means: 32 on GPU (the paper), 4 on CPU. ``model_dir`` empty means the app's own (``<app>/model``).
     ``mc_samples`` 0 scores uncertainty by flip-TTA; N >= 2 by N MC-dropout draws (the model needs dropout:
     ``dropout`` builds a new model with it). ``train_threads`` 0 means: every CPU core but one.
+    ``measure_runtimes`` (with ``backend auto`` on CPU): gate and time the CPU runtimes (int8 among them) for each
+    new model in a child process, and serve the fastest that agrees with PyTorch fp32.
 
     Example:
         >>> settings = ServingSettings.from_conf({"epochs": "3", "amp": "off"})
@@ -81,6 +83,7 @@ class ServingSettings:
     mc_samples: int = 0
     dropout: float = FINE_TUNING.dropout
     train_threads: int = 0
+    measure_runtimes: bool = True
 
     def __post_init__(self):
         if self.encoder not in SUPPORTED_ENCODERS:
