@@ -29,7 +29,10 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 def test_the_agreement_with_a_submitted_label_is_served_and_shown(tmp_path):
     studies = make_test_studies(tmp_path / "studies", n_phantoms=2)
     with running_server(studies, tmp_path / "model") as server:
-        image_id = "demo-chest-000"
+        objects = server.get("/datastore/?output=all").json()["objects"]
+        image_id = sorted(
+            key for key, entry in objects.items() if key.startswith("demo-chest") and not entry["labels"]
+        )[0]
         response, label_bytes, result = infer_all(server, image_id)
         assert response.status_code == 200, response.text
         (tmp_path / "prediction.nrrd").write_bytes(label_bytes)

@@ -45,6 +45,8 @@ def test_bench_model_compares_every_path_with_the_naive_forward(tmp_path):
         assert rows[name]["mask_dice"] >= 0.99, name
         assert rows[name]["max_prob_diff"] < 1e-2, name
     assert sum(row["served"] for row in results["rows"]) == 1
+    assert rows["OpenVINO int8 (NNCF)"]["backend"].startswith("openvino-int8")
+    assert "agree with PyTorch fp32" in results["runtime_decision"]
     assert "RANDOM-INIT" in output and "x naive" in output
     assert "vs naive" in output and "(target <= 0.15x)" in output
 
