@@ -33,9 +33,18 @@ def run_benchmark(name: str, *arguments: str, timeout: int = 120) -> str:
     return completed.stdout
 
 
+@pytest.mark.slow
 def test_bench_model_compares_every_path_with_the_naive_forward(tmp_path):
     output = run_benchmark(
-        "bench_model", *TINY_MODEL, "--repeats", "2", "--agreement-images", "2", "--json", str(tmp_path / "model.json")
+        "bench_model",
+        *TINY_MODEL,
+        "--repeats",
+        "2",
+        "--agreement-images",
+        "2",
+        "--json",
+        str(tmp_path / "model.json"),
+        timeout=400,  # includes the int8 calibration and the measured runtime decision
     )
     results = json.loads((tmp_path / "model.json").read_text())
     rows = {row["path"]: row for row in results["rows"]}

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ptxseg.compute.device import cpu_supports_bf16
+from ptxseg.compute.device import cpu_model_and_flags, cpu_supports_bf16
 from ptxseg.inference.int8 import cached_int8_model, int8_model_path
 from ptxseg.inference.runtime_gate import GateResult, gate_runtime
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend
@@ -99,17 +99,9 @@ def _median_ms(backend, batch: np.ndarray, repeats: int) -> float:
 
 
 def _cpu_signature() -> str:
-    flags = " ".join(sorted(_cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16"}))
-    return f"{platform.processor() or platform.machine()} {os.cpu_count()} cpus [{flags}]"
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
+    model, flags = cpu_model_and_flags()
+    features = " ".join(sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16"}))
+    return f"{model or platform.machine()} {os.cpu_count()} cpus [{features}]"
 
 
 def build_runtime(name: str, model, onnx_path: Path, int8_path: Path | None, threads: int | None):
