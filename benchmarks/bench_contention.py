@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common.machine import describe_machine, machine_lines
-from benchmarks.common.report import finish, format_table
+from benchmarks.common.machine import describe_machine
+from benchmarks.common.report import finish, print_setup_table
 from benchmarks.common.timing import summarize, time_ms
 from ptxseg.inference.predictor import Predictor
 from ptxseg.io.labels import write_label
@@ -113,10 +113,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
 def print_results(results: dict) -> None:
     """The human-readable report."""
-    for line in machine_lines(results["machine"]):
-        print(line)
-    print(f"setup: {results['setup']}")
-    print(format_table(results["rows"], COLUMNS))
+    print_setup_table(results, COLUMNS)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

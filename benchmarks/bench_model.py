@@ -26,7 +26,9 @@ from benchmarks.common.model_inputs import input_side, mask_agreement, max_proba
 from benchmarks.common.report import finish, format_table, verdict
 from benchmarks.common.timing import summarize, time_ms
 from ptxseg.compute.device import cpu_supports_bf16
-from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend, select_backend
+from ptxseg.inference.int8 import cached_int8_model
+from ptxseg.inference.runtime_choice import CALIBRATION_IMAGES, CALIBRATION_SEEDS, decided_runtime, phantom_inputs
+from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend
 from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
 from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
 from ptxseg.model.onnx import cached_onnx_export
@@ -60,7 +62,18 @@ class ChannelsLastTorch:
         return self.model(tensor).float().numpy()
 
 
-def _paths(model: torch.nn.Module, onnx_path: Path, threads: int | None) -> list[tuple[str, object]]:
+def _int8(onnx_path: Path, checkpoint: Path, size: int, threads: int | None) -> OpenVINOBackend:
+    """OpenVINO int8 as the server builds it: NNCF on phantom inputs, cached beside the checkpoint (its build time
+    includes the calibration when the cache is cold)."""
+    calibration = phantom_inputs(CALIBRATION_IMAGES, size, CALIBRATION_SEEDS)
+    return OpenVINOBackend(
+        cached_int8_model(onnx_path, checkpoint, size, calibration, "phantoms"), threads=threads, int8=True
+    )
+
+
+def _paths(
+    model: torch.nn.Module, onnx_path: Path, checkpoint: Path, size: int, threads: int | None
+) -> list[tuple[str, object]]:
     """(label, factory) for every path; each factory gets its own copy of the model (backends change it)."""
     paths = [
         ("PyTorch fp32 NCHW (naive)", lambda: TorchBackend(copy.deepcopy(model), "cpu", fast=False)),
@@ -71,6 +84,7 @@ def _paths(model: torch.nn.Module, onnx_path: Path, threads: int | None) -> list
     ]
     if cpu_supports_bf16():
         paths.append(("OpenVINO bf16", lambda: OpenVINOBackend(onnx_path, "bf16", threads=threads)))
+    paths.append(("OpenVINO int8 (NNCF)", lambda: _int8(onnx_path, checkpoint, size, threads)))
     return paths
 
 
@@ -105,9 +119,9 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         onnx_path = cached_onnx_export(model, size, checkpoint)
         export_s = time.perf_counter() - started
-        chosen = select_backend(model, size, device="cpu", kind="auto", checkpoint=checkpoint, threads=args.threads)
+        decision = decided_runtime(checkpoint, size, threads=args.threads)
         rows, reference = [], None
-        for path_label, factory in _paths(model, onnx_path, args.threads):
+        for path_label, factory in _paths(model, onnx_path, checkpoint, size, args.threads):
             started = time.perf_counter()
             backend = factory()
             build_s = time.perf_counter() - started
@@ -124,7 +138,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                     "max_prob_diff": round(max_probability_difference(reference, logits), 4),
                     "build_s": round(build_s, 2),
                     "first_call_ms": round(first_call_ms, 1),
-                    "served": backend.name == chosen.name,
+                    "served": backend.name == decision.chosen,
                 }
             )
     naive_ms = rows[0]["median_ms"]
@@ -142,8 +156,9 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "threads": args.threads or "runtime default",
         "onnx_export_s": round(export_s, 2),
         "rows": rows,
-        "served_backend": chosen.name,
-        "targets": [verdict(f"served CPU path ({chosen.name}) vs naive", served["ratio"], FAST_PATH_TARGET, "x")],
+        "served_backend": decision.chosen,
+        "runtime_decision": decision.reason,
+        "targets": [verdict(f"served CPU path ({decision.chosen}) vs naive", served["ratio"], FAST_PATH_TARGET, "x")],
     }
 
 
@@ -157,7 +172,7 @@ def print_results(results: dict) -> None:
     print(format_table(results["rows"], COLUMNS))
     fastest = min(results["rows"], key=lambda row: row["median_ms"])
     print(f"fastest: {fastest['path']} at {fastest['ratio']:.3f}x naive ({1 / fastest['ratio']:.1f}x faster)")
-    print(f"ptxseg serves on this CPU: {results['served_backend']}")
+    print(f"ptxseg serves on this CPU: {results['served_backend']} ({results['runtime_decision']})")
     for target in results["targets"]:
         print(target["line"])
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common.machine import describe_machine, machine_lines
+from benchmarks.common.machine import describe_machine
 from benchmarks.common.model_inputs import input_side, phantom_training_items
-from benchmarks.common.report import finish, format_table
+from benchmarks.common.report import finish, print_setup_table
 from ptxseg.model.network import DEFAULT_ENCODER
 from ptxseg.training.config import TrainConfig
 from ptxseg.training.loop import TrainingRun, mixed_precision_dtype, train
@@ -106,10 +106,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
 def print_results(results: dict) -> None:
     """The human-readable report."""
-    for line in machine_lines(results["machine"]):
-        print(line)
-    print(f"setup: {results['setup']}")
-    print(format_table(results["rows"], COLUMNS))
+    print_setup_table(results, COLUMNS)
     steps = next(row for row in results["rows"] if row["view"] == "training steps only")
     print(
         f"training: {steps['images_per_s']:.2f} images/s with {steps['workers']} workers; "

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.machine import describe_machine, machine_lines
-from benchmarks.model_inputs import input_side, phantom_training_items
-from benchmarks.report import finish, format_table
+from benchmarks.common.machine import describe_machine
+from benchmarks.common.model_inputs import input_side, phantom_training_items
+from benchmarks.common.report import finish, print_setup_table
 from ptxseg.training.config import TrainConfig
 from ptxseg.training.loop import mixed_precision_dtype, train
 from ptxseg.training.validate import evaluate_checkpoint
@@ -82,10 +82,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
 def print_results(results: dict) -> None:
     """The human-readable report."""
-    for line in machine_lines(results["machine"]):
-        print(line)
-    print(f"setup: {results['setup']}")
-    print(format_table(results["rows"], COLUMNS))
+    print_setup_table(results, COLUMNS)
     fp32, mixed = results["rows"]
     difference = mixed["held_out_dice"] - fp32["held_out_dice"]
     print(

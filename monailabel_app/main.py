@@ -56,7 +56,7 @@ class PtxsegApp(MONAILabelApp):
             if self.pacs.prescreen:
                 self.prescreening = Prescreening(self.task.served, datastore, self.pacs)
             return datastore
-        return PtxsegDatastore(self.studies, max_upload_bytes=self.task.settings.max_upload_bytes)
+        return PtxsegDatastore(self.studies, self.task.settings.max_upload_bytes, monitor=self.task.monitor)
 
     def init_infers(self) -> dict:
         """The one inference task."""

@@ -9,27 +9,13 @@ from __future__ import annotations
 import os
 import platform
 from datetime import datetime, timezone
-from pathlib import Path
+
+from ptxseg.compute.device import cpu_model_and_flags
 
 __all__ = ["describe_machine", "machine_lines"]
 
 # The CPU features the fast CPU paths depend on (see ptxseg.inference.runtimes): native bf16 dot products and AMX tiles.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile", "amx_int8")
-
-
-def _cpuinfo() -> tuple[str, set[str]]:
-    """Model name and flags from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    info = Path("/proc/cpuinfo")
-    if not info.is_file():
-        return platform.processor() or platform.machine(), set()
-    model, flags = "", set()
-    for line in info.read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and not model:
-            model = value.strip()
-        elif key.strip() == "flags" and not flags:
-            flags = set(value.split())
-    return model, flags
 
 
 def describe_machine() -> dict:
@@ -45,7 +31,7 @@ def describe_machine() -> dict:
 
     from ptxseg.compute.device import cpu_supports_bf16
 
-    model, flags = _cpuinfo()
+    model, flags = cpu_model_and_flags()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return {
         "cores": os.cpu_count(),

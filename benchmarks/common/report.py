@@ -6,7 +6,9 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["format_table", "verdict", "write_json"]
+from benchmarks.common.machine import machine_lines
+
+__all__ = ["finish", "format_table", "print_setup_table", "verdict", "write_json"]
 
 
 def _cell(value) -> str:
@@ -35,6 +37,14 @@ def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
         ]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)
+
+
+def print_setup_table(results: dict, columns: list[tuple[str, str]]) -> None:
+    """Print the machine, the ``setup`` line and the ``rows`` table: the head of most benchmarks' reports."""
+    for line in machine_lines(results["machine"]):
+        print(line)
+    print(f"setup: {results['setup']}")
+    print(format_table(results["rows"], columns))
 
 
 def verdict(name: str, value: float, limit: float, unit: str = "") -> dict:

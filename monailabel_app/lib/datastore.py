@@ -24,6 +24,7 @@ from monailabel.datastore.local import DataModel, LocalDatastore
 from ptxseg.io.labels import read_label, write_label
 from ptxseg.io.reader import SUPPORTED_SUFFIXES, read_cxr
 from ptxseg.io.reader import image_id as id_of_file
+from ptxseg.serving.monitoring.store import MonitorStore
 
 LOGGER = logging.getLogger(__name__)
 
@@ -64,10 +65,19 @@ class PtxsegDatastore(LocalDatastore):
     Args:
         studies: the studies folder (images at the top, labels under ``labels/<tag>/``).
         max_upload_bytes: largest accepted label or image upload.
+        monitor: where final labels are recorded for real-world agreement (None: not recorded).
     """
 
-    def __init__(self, studies: str, max_upload_bytes: int, auto_reload: bool = False, read_only: bool = False):
+    def __init__(
+        self,
+        studies: str,
+        max_upload_bytes: int,
+        monitor: MonitorStore | None = None,
+        auto_reload: bool = False,
+        read_only: bool = False,
+    ):
         self.max_upload_bytes = max_upload_bytes
+        self.monitor = monitor
         super().__init__(studies, extensions=STUDY_PATTERNS, auto_reload=auto_reload, read_only=read_only)
         if not read_only:
             self._flag_unreadable_images()
@@ -182,6 +192,8 @@ class PtxsegDatastore(LocalDatastore):
         name = f"{identifier}.nrrd"
         with FileLock(self._lock_file):
             write_label(mask, like=image, path=folder / name)
+            if tag == "final" and self.monitor is not None:
+                self.monitor.record_label(identifier, mask)
             obj = self._datastore.objects[identifier]
             previous = obj.labels.get(tag)
             if previous is not None and previous.ext != ".nrrd":

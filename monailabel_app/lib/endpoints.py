@@ -2,7 +2,8 @@
 
 - ``POST /infer/{model}`` runs in a worker thread, so one inference no longer freezes every other request, and
   takes only stored studies, by id;
-- MONAI Label's own exceptions (unknown model, unknown study) become clear 4xx JSON instead of a 500.
+- MONAI Label's own exceptions (unknown model, unknown study) become clear 4xx JSON instead of a 500;
+- ``GET /monitoring/`` serves the monitoring summary (``ptxseg.serving.monitoring``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from fastapi import BackgroundTasks, FastAPI, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 from monailabel.endpoints import infer as stock_infer
 from monailabel.interfaces.exception import MONAILabelError, MONAILabelException
+from monailabel.interfaces.utils.app import app_instance
 
 from ptxseg.serving.http import ClientError, harden
+from ptxseg.serving.monitoring.summary import monitoring_summary
 from ptxseg.serving.settings import ServingSettings
 from ptxseg.serving.token import configured_token
 
@@ -56,11 +59,18 @@ def infer_in_thread(
     return stock_infer.run_inference(background_tasks, model, image, session_id, params, file, label, output)
 
 
+def monitoring() -> dict:
+    """``GET /monitoring/``: drift alert, last period's agreement with the annotators, the model timeline."""
+    task = app_instance().task
+    return monitoring_summary(task.monitor, model_dir=task.served.store.directory)
+
+
 def hardened(app: FastAPI) -> FastAPI:
     """``app`` (MONAI Label's) with the threaded ``/infer``, MONAI Label's errors as 4xx, and ``harden``'s checks
     configured from the server's conf and environment."""
     app.post("/infer/{model}", summary="Run inference (in a worker thread)")(infer_in_thread)
     # The stock async route is registered first and would shadow ours: move ours to the front.
     app.router.routes.insert(0, app.router.routes.pop())
+    app.get("/monitoring/", summary="How the served model does over time (drift, agreement, timeline)")(monitoring)
     app.add_exception_handler(MONAILabelException, _monailabel_error)
     return harden(app, ServingSettings.from_environment(), configured_token())

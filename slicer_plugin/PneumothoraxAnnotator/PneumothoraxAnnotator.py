@@ -578,9 +578,9 @@ class PneumothoraxAnnotatorLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def fetchServerInfo(serverUrl, token=None):
-        """Network: a client for ``serverUrl`` and what its ``/info/`` says."""
+        """Network: a client for ``serverUrl`` and what its ``/info/`` and ``/monitoring/`` say."""
         client = PtxsegClient(serverUrl, token=token)
-        return client, ServerInfo.from_info(client.info())
+        return client, ServerInfo.from_info(client.info()).with_monitoring(client.monitoring())
 
     def setConnection(self, client, info):
         self.client = client
@@ -594,7 +594,8 @@ class PneumothoraxAnnotatorLogic(ScriptedLoadableModuleLogic):
 
     def refreshServerInfo(self):
         """Re-read ``/info/`` (model version, label counts)."""
-        return self.setConnection(self._client(), ServerInfo.from_info(self._client().info()))
+        client = self._client()
+        return self.setConnection(client, ServerInfo.from_info(client.info()).with_monitoring(client.monitoring()))
 
     # Images
 

@@ -33,9 +33,18 @@ def run_benchmark(name: str, *arguments: str, timeout: int = 120) -> str:
     return completed.stdout
 
 
+@pytest.mark.slow
 def test_bench_model_compares_every_path_with_the_naive_forward(tmp_path):
     output = run_benchmark(
-        "bench_model", *TINY_MODEL, "--repeats", "2", "--agreement-images", "2", "--json", str(tmp_path / "model.json")
+        "bench_model",
+        *TINY_MODEL,
+        "--repeats",
+        "2",
+        "--agreement-images",
+        "2",
+        "--json",
+        str(tmp_path / "model.json"),
+        timeout=400,  # includes the int8 calibration and the measured runtime decision
     )
     results = json.loads((tmp_path / "model.json").read_text())
     rows = {row["path"]: row for row in results["rows"]}
@@ -45,6 +54,8 @@ def test_bench_model_compares_every_path_with_the_naive_forward(tmp_path):
         assert rows[name]["mask_dice"] >= 0.99, name
         assert rows[name]["max_prob_diff"] < 1e-2, name
     assert sum(row["served"] for row in results["rows"]) == 1
+    assert rows["OpenVINO int8 (NNCF)"]["backend"].startswith("openvino-int8")
+    assert "agree with PyTorch fp32" in results["runtime_decision"]
     assert "RANDOM-INIT" in output and "x naive" in output
     assert "vs naive" in output and "(target <= 0.15x)" in output
 

@@ -22,8 +22,16 @@ from ptxseg.phantom.demo import make_demo_studies
 from ptxseg.serving import local_server
 from ptxseg.serving.local_server import LocalServer
 
-# Small and fast: 128 px phantoms through a b0 U-Net at 128 px on CPU.
-TEST_CONF = {"image_size": "128", "encoder": "efficientnet-b0", "batch_size": "4", "epochs": "1"}
+# Small and fast: 128 px phantoms through a b0 U-Net at 128 px on CPU. The runtimes are not measured for each new
+# model (a child process quantising and timing them would load every test's two cores); tests/app/test_app_runtime.py
+# checks the measured choice end to end.
+TEST_CONF = {
+    "image_size": "128",
+    "encoder": "efficientnet-b0",
+    "batch_size": "4",
+    "epochs": "1",
+    "measure_runtimes": "false",
+}
 
 
 def training_result(status: dict) -> dict | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import platform
+from pathlib import Path
 
 import torch
 
-__all__ = ["resolve_device", "cpu_supports_bf16"]
+__all__ = ["cpu_model_and_flags", "cpu_supports_bf16", "resolve_device"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -31,3 +33,24 @@ def cpu_supports_bf16() -> bool:
     except Exception as error:  # noqa: BLE001 - any failure means "no bf16", and is logged
         LOGGER.info("cannot query OpenVINO CPU capabilities (%s); assuming no bf16", error)
         return False
+
+
+def cpu_model_and_flags() -> tuple[str, set[str]]:
+    """The CPU's model name and feature flags from /proc/cpuinfo (Linux), else what ``platform`` knows.
+
+    Example:
+        >>> model, flags = cpu_model_and_flags()
+        >>> isinstance(model, str) and isinstance(flags, set)
+        True
+    """
+    info = Path("/proc/cpuinfo")
+    if not info.is_file():
+        return platform.processor() or platform.machine(), set()
+    model, flags = "", set()
+    for line in info.read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and not model:
+            model = value.strip()
+        elif key.strip() == "flags" and not flags:
+            flags = set(value.split())
+    return model, flags

@@ -22,7 +22,7 @@ import numpy as np
 from ptxseg.io.atomic import write_text_atomically
 from ptxseg.model.onnx import file_digest
 
-__all__ = ["INT8_MODEL_NAME", "cached_int8_model", "quantize_int8"]
+__all__ = ["INT8_MODEL_NAME", "cached_int8_model", "int8_model_path", "quantize_int8"]
 
 LOGGER = logging.getLogger(__name__)
 INT8_MODEL_NAME = "model.xml"
@@ -55,6 +55,17 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration: Sequence[np.ndarray
     return out_dir / INT8_MODEL_NAME
 
 
+def int8_model_path(checkpoint: Path, image_size: int) -> Path:
+    """Where the int8 model of ``checkpoint`` at ``image_size`` lives (it may not exist yet).
+
+    Example:
+        >>> int8_model_path(Path("model/served.safetensors"), 512).as_posix()
+        'model/served.safetensors.512.int8/model.xml'
+    """
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(f"{checkpoint.name}.{image_size}.int8") / INT8_MODEL_NAME
+
+
 def cached_int8_model(
     onnx_path: Path, checkpoint: Path, image_size: int, calibration: Sequence[np.ndarray], calibration_source: str
 ) -> Path:
@@ -65,7 +76,7 @@ def cached_int8_model(
     so a crash never leaves a half-written model that looks current.
     """
     checkpoint = Path(checkpoint)
-    folder = checkpoint.with_name(f"{checkpoint.name}.{image_size}.int8")
+    folder = int8_model_path(checkpoint, image_size).parent
     stamp_path = folder.with_name(folder.name + ".json")
     digest = file_digest(checkpoint)
     if (folder / INT8_MODEL_NAME).is_file() and stamp_path.is_file():

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ptxseg.compute.device import cpu_supports_bf16
-from ptxseg.inference.int8 import cached_int8_model
+from ptxseg.compute.device import cpu_model_and_flags, cpu_supports_bf16
+from ptxseg.inference.int8 import cached_int8_model, int8_model_path
 from ptxseg.inference.runtime_gate import GateResult, gate_runtime
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend
 from ptxseg.io.atomic import write_text_atomically
@@ -44,8 +44,10 @@ __all__ = [
     "RuntimeChoice",
     "build_runtime",
     "choose_cpu_runtime",
+    "current_decision",
     "decided_runtime",
     "phantom_inputs",
+    "served_runtime",
 ]
 
 LOGGER = logging.getLogger(__name__)
@@ -97,17 +99,9 @@ def _median_ms(backend, batch: np.ndarray, repeats: int) -> float:
 
 
 def _cpu_signature() -> str:
-    flags = " ".join(sorted(_cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16"}))
-    return f"{platform.processor() or platform.machine()} {os.cpu_count()} cpus [{flags}]"
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
+    model, flags = cpu_model_and_flags()
+    features = " ".join(sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16"}))
+    return f"{model or platform.machine()} {os.cpu_count()} cpus [{features}]"
 
 
 def build_runtime(name: str, model, onnx_path: Path, int8_path: Path | None, threads: int | None):
@@ -195,6 +189,26 @@ def _read_decision(path: Path, digest: str) -> RuntimeChoice | None:
     return choice if (choice.checkpoint_sha256, choice.cpu) == (digest, _cpu_signature()) else None
 
 
+def current_decision(checkpoint: Path, image_size: int) -> RuntimeChoice | None:
+    """The decision measured for this checkpoint on this CPU, or None (never measures).
+
+    Example:
+        >>> current_decision(Path("no-such-model.safetensors"), 512) is None
+        True
+    """
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        return None
+    return _read_decision(_decision_path(checkpoint, image_size), file_digest(checkpoint))
+
+
+def served_runtime(choice: RuntimeChoice, checkpoint: Path, model, image_size: int, threads: int | None = None):
+    """The runtime a decision names, built from the exports the measurement left beside the checkpoint."""
+    checkpoint = Path(checkpoint)
+    onnx_path = cached_onnx_export(model, image_size, checkpoint)
+    return build_runtime(choice.chosen, model, onnx_path, int8_model_path(checkpoint, image_size), threads)
+
+
 def decided_runtime(
     checkpoint: Path, image_size: int, threads: int | None = None, int8: bool = True, timeout_s: float = 1800
 ) -> RuntimeChoice:
@@ -205,9 +219,7 @@ def decided_runtime(
         'openvino-int8-bf16'
     """
     checkpoint = Path(checkpoint)
-    path = _decision_path(checkpoint, image_size)
-    digest = file_digest(checkpoint)
-    cached = _read_decision(path, digest)
+    cached = current_decision(checkpoint, image_size)
     if cached is not None:
         return cached
     command = [
@@ -220,7 +232,7 @@ def decided_runtime(
     ]
     command += (["--threads", str(threads)] if threads else []) + ([] if int8 else ["--no-int8"])
     finished = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
-    choice = _read_decision(path, digest)
+    choice = current_decision(checkpoint, image_size)
     if finished.returncode != 0 or choice is None:
         raise RuntimeError(f"measuring the CPU runtimes failed (exit {finished.returncode}): {finished.stderr[-1500:]}")
     return choice

@@ -15,6 +15,7 @@ import numpy as np
 import ptxseg
 from ptxseg.compute.device import resolve_device
 from ptxseg.inference.predictor import Predictor
+from ptxseg.inference.runtime_choice import RuntimeChoice, current_decision, decided_runtime, served_runtime
 from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty, require_dropout
 from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
 from ptxseg.model.factory import build_model
@@ -53,6 +54,9 @@ class ServedModel:
         self._predictor: Predictor | None = None
         self._loaded_stamp: tuple | None = None
         self._uncertainty: Uncertainty | None = None
+        self._choice: RuntimeChoice | None = None
+        self._choice_stamp: tuple | None = None
+        self._applied_choice: RuntimeChoice | None = None
         self._ensure_loadable_model()
         if settings.mc_samples:  # a model without dropout stops the server at start, not at the first scoring
             require_dropout(load_checkpoint(self.store.served_path)[1], self.store.served_path.name)
@@ -96,22 +100,58 @@ class ServedModel:
         return self.store.read_record()
 
     def predictor(self) -> Predictor:
-        """The warm predictor for the current checkpoint (reloaded after a promotion, else reused)."""
+        """The warm predictor for the current checkpoint (reloaded after a promotion, else reused).
+
+        Until the runtimes of a new checkpoint are measured (in the background), the default CPU runtime serves;
+        once the decision is there, the next call switches to the runtime it chose.
+        """
         with self._lock:
             stat = self.store.served_path.stat()
             stamp = (stat.st_mtime_ns, stat.st_size)
-            if self._predictor is None or stamp != self._loaded_stamp:
-                self._predictor = Predictor.from_checkpoint(
-                    self.store.served_path,
-                    device=self.settings.device,
-                    backend=self.settings.backend,
-                    postprocess=ThresholdPostprocess(self.settings.threshold, self.settings.min_area),
-                    triage_threshold=self.settings.triage_threshold,
-                )
+            choice = self._runtime_choice(stamp)
+            if self._predictor is None or stamp != self._loaded_stamp or choice is not self._applied_choice:
+                self._predictor = self._load_predictor(choice)
                 self._predictor.backend = OneCallAtATime(self._predictor.backend)
                 self._uncertainty = None
-                self._loaded_stamp = stamp
+                self._loaded_stamp, self._applied_choice = stamp, choice
             return self._predictor
+
+    def _measures_runtimes(self) -> bool:
+        settings = self.settings
+        return settings.measure_runtimes and settings.backend == "auto" and self.device() == "cpu"
+
+    def _runtime_choice(self, stamp: tuple) -> RuntimeChoice | None:
+        """The measured decision for the served checkpoint, if there is one yet; starts measuring if not."""
+        if not self._measures_runtimes():
+            return None
+        if self._choice_stamp != stamp:
+            self._choice_stamp = stamp
+            self._choice = current_decision(self.store.served_path, self.settings.image_size)
+            if self._choice is None:
+                threading.Thread(target=self._measure, args=(stamp,), name="ptxseg-runtimes", daemon=True).start()
+        return self._choice
+
+    def _measure(self, stamp: tuple) -> None:
+        try:
+            choice = decided_runtime(self.store.served_path, self.settings.image_size)
+        except (RuntimeError, OSError, ValueError) as error:  # the default runtime keeps serving
+            LOGGER.error("measuring the CPU runtimes failed; the default runtime keeps serving: %s", error)
+            return
+        with self._lock:
+            if self._choice_stamp == stamp:
+                self._choice = choice
+        LOGGER.info("CPU runtime chosen by measurement: %s", choice.reason)
+
+    def _load_predictor(self, choice: RuntimeChoice | None) -> Predictor:
+        postprocess = ThresholdPostprocess(self.settings.threshold, self.settings.min_area)
+        path = self.store.served_path
+        if choice is None:
+            return Predictor.from_checkpoint(
+                path, self.settings.device, self.settings.backend, postprocess, self.settings.triage_threshold
+            )
+        model, metadata = load_model(path)
+        runtime = served_runtime(choice, path, model, metadata.image_size)
+        return Predictor(runtime, metadata.image_size, postprocess, self.settings.triage_threshold)
 
     @property
     def uncertainty_method(self) -> str:
@@ -172,8 +212,20 @@ class ServedModel:
             "image_size": self.settings.image_size,
             "triage_threshold": self.settings.triage_threshold,
             "uncertainty": self.uncertainty_method,
+            "runtime": self._describe_runtime(),
             "ptxseg_version": ptxseg.__version__,
         }
+
+    def _describe_runtime(self) -> dict:
+        """Which runtime serves and why: the measured decision with every candidate's numbers, or the default."""
+        serving = self._predictor.backend.name if self._predictor is not None else None
+        if not self._measures_runtimes():
+            why = f"backend {self.settings.backend}" if self.settings.backend != "auto" else "not measured"
+            return {"serving": serving, "reason": f"{why} (conf backend / measure_runtimes)", "choice": None}
+        choice = self._choice
+        if choice is None:
+            return {"serving": serving, "reason": "measuring the CPU runtimes; the default serves meanwhile"}
+        return {"serving": serving, "reason": choice.reason, "choice": choice.to_dict()}
 
 
 class OneCallAtATime:

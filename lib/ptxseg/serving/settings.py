@@ -55,6 +55,8 @@ class ServingSettings:
     ``batch_size`` 0 means: 32 on GPU (the paper), 4 on CPU. ``model_dir`` empty means the app's own (``<app>/model``).
     ``mc_samples`` 0 scores uncertainty by flip-TTA; N >= 2 by N MC-dropout draws (the model needs dropout:
     ``dropout`` builds a new model with it). ``train_threads`` 0 means: every CPU core but one.
+    ``measure_runtimes`` (with ``backend auto`` on CPU): gate and time the CPU runtimes (int8 among them) for each
+    new model in a child process, and serve the fastest that agrees with PyTorch fp32.
 
     Example:
         >>> settings = ServingSettings.from_conf({"epochs": "3", "amp": "off"})
@@ -83,6 +85,7 @@ class ServingSettings:
     mc_samples: int = 0
     dropout: float = FINE_TUNING.dropout
     train_threads: int = 0
+    measure_runtimes: bool = True
     triage_min_positives: int = 20
     triage_min_negatives: int = 20
     triage_min_sensitivity: float = 0.8

@@ -11,14 +11,15 @@ from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
 from ptxseg.inference.probability import PROBABILITY_PARAM, write_probability
 from ptxseg.io.labels import write_label
-from ptxseg.io.reader import read_cxr
+from ptxseg.io.reader import image_id, read_cxr
+from ptxseg.serving.monitoring.store import MonitorStore
 from ptxseg.serving.served_model import ServedModel
 
 
 class PneumothoraxInfer(InferTask):
     """Segment pneumothorax on one chest X-ray; the label comes back on exactly the image's grid (NRRD)."""
 
-    def __init__(self, served: ServedModel, labels: dict[str, int]):
+    def __init__(self, served: ServedModel, labels: dict[str, int], monitor: MonitorStore):
         super().__init__(
             type=InferType.SEGMENTATION,
             labels=labels,
@@ -26,6 +27,7 @@ class PneumothoraxInfer(InferTask):
             description="Pneumothorax on chest X-ray (EfficientNet-B4 U-Net)",
         )
         self.served = served
+        self.monitor = monitor
 
     def is_valid(self) -> bool:
         """Always servable: an untrained model is served too, and /info says so."""
@@ -51,11 +53,23 @@ class PneumothoraxInfer(InferTask):
             write_label(prediction.mask, like=image, path=label_path)
         record = self.served.record
         result = prediction.summary()
+        total_ms = round(1000 * (time.perf_counter() - started), 1)
         result["latencies_ms"] = {
             "read": round(1000 * (read_done - started), 1),
             **result["latencies_ms"],
-            "total": round(1000 * (time.perf_counter() - started), 1),
+            "total": total_ms,
         }
+        # What the annotator is shown is what the final label is later compared with (real-world agreement).
+        self.monitor.record_inference(
+            image_id(path),
+            path,
+            image,
+            prediction.mask,
+            probability=prediction.probability,
+            flag=prediction.flag,
+            model_version=record.version,
+            latency_ms=total_ms,
+        )
         result.update(
             label_names=self.labels,
             postprocess=predictor.postprocess.to_dict(),

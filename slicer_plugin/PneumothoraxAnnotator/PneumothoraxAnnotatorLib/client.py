@@ -95,6 +95,19 @@ class PtxsegClient:
         """
         return self._json(self._send("GET", "/info/"))
 
+    def monitoring(self) -> dict | None:
+        """``GET /monitoring/``: drift alert, last period's agreement and the model timeline; None from a server
+        without monitoring (an older ptxseg, or MONAI Label's own ``start_server``).
+
+        Example:
+            >>> PtxsegClient("http://127.0.0.1:8000").monitoring()["alert"]["state"]  # doctest: +SKIP
+            'ok'
+        """
+        try:
+            return self._json(self._send("GET", "/monitoring/"))
+        except NotFound:
+            return None
+
     def next_image(self, strategy: str = "uncertainty") -> str | None:
         """``POST /activelearning/{strategy}``: the id of the next image to annotate, None when none is left.
 

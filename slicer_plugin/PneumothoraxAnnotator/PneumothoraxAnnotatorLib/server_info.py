@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .values import finite_or_none, mapping_or_empty
 
@@ -23,6 +23,8 @@ class ServerInfo:
             block: whether the model has been trained, its version, where its weights came from
             (``random``, ``imagenet`` or ``trained``), its validation Dice, how many images trained it, and
             the device it runs on.
+        monitoring, monitoring_alert: the server's monitoring summary in one line (drift, agreement with the
+            annotators), and whether it raises a drift alert; None and False when the server has none.
     """
 
     name: str | None = None
@@ -37,6 +39,8 @@ class ServerInfo:
     validation_dice: float | None = None
     training_images: int | None = None
     device: str | None = None
+    monitoring: str | None = None
+    monitoring_alert: bool = False
 
     @classmethod
     def from_info(cls, info: dict) -> ServerInfo:
@@ -68,6 +72,21 @@ class ServerInfo:
             device=ptxseg.get("device") if isinstance(ptxseg.get("device"), str) else None,
         )
 
+    def with_monitoring(self, summary: dict | None) -> ServerInfo:
+        """This info with ``GET /monitoring/``'s summary (None: the server has no monitoring).
+
+        Example:
+            >>> summary = {"alert": {"state": "drift"}, "text": "Monitoring: drift: station 'X' unseen"}
+            >>> ServerInfo().with_monitoring(summary).monitoring_alert
+            True
+            >>> ServerInfo().with_monitoring(None).monitoring is None
+            True
+        """
+        summary = mapping_or_empty(summary)
+        text = summary.get("text") if isinstance(summary.get("text"), str) else None
+        alert = mapping_or_empty(summary.get("alert")).get("state") == "drift"
+        return replace(self, monitoring=text, monitoring_alert=alert)
+
     @property
     def warning(self) -> str | None:
         """A sentence for the annotator when predictions cannot be trusted yet, else None.
@@ -76,6 +95,8 @@ class ServerInfo:
             >>> ServerInfo(model_weights="random").warning.startswith("The model has random weights")
             True
         """
+        if self.monitoring_alert:
+            return f"The server reports input drift: {self.monitoring}. Check outlines with extra care."
         if self.model_weights == "random":
             return "The model has random weights: its outlines are noise until it is fine-tuned on labels."
         if not self.model_trained:
@@ -98,7 +119,8 @@ class ServerInfo:
             facts.append(f"{self.training_images} training images")
         if self.device:
             facts.append(f"on {self.device}")
-        return ", ".join(facts)
+        summary = ", ".join(facts)
+        return f"{summary}\n{self.monitoring}" if self.monitoring else summary
 
 
 def _names(value) -> tuple[str, ...]:
