@@ -39,6 +39,7 @@ def _every_key(tmp_path) -> dict[str, str]:
         "mc_samples": "4",
         "dropout": "0.2",
         "train_threads": "1",
+        "measure_runtimes": "false",
         "triage_min_positives": "5",
         "triage_min_negatives": "6",
         "triage_min_sensitivity": "0.9",
@@ -59,7 +60,7 @@ def test_every_key_is_parsed_into_its_type(tmp_path):
     assert settings.amp is False and settings.backend == "onnxruntime" and settings.device == "cpu"
     assert (settings.scoring_batch_size, settings.mc_samples, settings.train_threads) == (4, 4, 1)
     assert settings.max_upload_bytes == 8 * 2**20
-    assert settings.triage_criteria == TriageCriteria(5, 6, 0.9, 0.7)
+    assert settings.triage_criteria == TriageCriteria(5, 6, 0.9, 0.7) and settings.measure_runtimes is False
 
 
 def test_an_empty_path_means_none_and_the_framework_keys_are_left_to_monai_label():
