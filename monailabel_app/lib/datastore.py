@@ -3,10 +3,13 @@
 Fixes the stock LocalDatastore's weak spots for this use: dotted SIIM UIDs lose their tail as a fake extension,
 ``.dcm`` is not listed, any file is accepted as a label, tags and ids can walk out of the folder, and copies are
 not atomic. Images that cannot be read are flagged once (cached by size and mtime) and never offered for labelling.
+The index (``datastore_v2.json``) is written atomically, and a torn one (a crash mid-write under an older version, a
+full disk) is set aside and rebuilt from the studies and labels on disk instead of stopping the server.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -14,6 +17,7 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,7 @@ from fastapi import HTTPException
 from filelock import FileLock
 from monailabel.datastore.local import DataModel, LocalDatastore
 
+from ptxseg.io.atomic import atomic_write
 from ptxseg.io.labels import read_label, write_label
 from ptxseg.io.reader import SUPPORTED_SUFFIXES, read_cxr
 from ptxseg.io.reader import image_id as id_of_file
@@ -71,6 +76,37 @@ class PtxsegDatastore(LocalDatastore):
         super().__init__(studies, extensions=STUDY_PATTERNS, auto_reload=auto_reload, read_only=read_only)
         if not read_only:
             self._flag_unreadable_images()
+
+    def _init_from_datastore_file(self, throw_exception=False):
+        # The stock reader stops the server on an index that does not parse (and later ignores it, logging an error
+        # on every reload): set it aside once; the reconciliation that follows rebuilds it from the files.
+        try:
+            super()._init_from_datastore_file(throw_exception=True)
+        except ValueError as error:
+            index = Path(self._datastore_config_path)
+            torn = index.with_name(f"{index.name}.torn-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}")
+            os.replace(index, torn)
+            LOGGER.warning(
+                "the datastore index %s does not parse (%s); kept as %s and rebuilt from the studies and labels on "
+                "disk (cached scores and flags are recomputed)",
+                index.name,
+                str(error).splitlines()[0][:200],
+                torn.name,
+            )
+
+    def _update_datastore_file(self, lock=True):
+        # The stock version rewrites the index in place: a crash mid-write leaves half a file.
+        if lock:
+            with FileLock(self._lock_file):
+                self._write_index()
+        else:
+            self._write_index()
+
+    def _write_index(self) -> None:
+        self._ignore_event_config = True
+        with atomic_write(self._datastore_config_path) as temporary:
+            temporary.write_text(json.dumps(self._datastore.model_dump(exclude={"base_path"}), indent=2, default=str))
+        self._config_ts = os.stat(self._datastore_config_path).st_mtime
 
     def _to_id(self, file: str) -> tuple[str, str]:
         # The stock version takes a UID's last component for an extension and replaces every occurrence of it.
