@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -23,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from fastapi import HTTPException
 from filelock import FileLock
-from monailabel.datastore.local import DataModel, LocalDatastore
+from monailabel.datastore.local import DataModel, ImageLabelModel, LocalDatastore
 
-from ptxseg.io.atomic import atomic_write
+from ptxseg.io.atomic import atomic_write, storage_full
 from ptxseg.io.labels import read_label, write_label
 from ptxseg.io.reader import SUPPORTED_SUFFIXES, read_cxr
 from ptxseg.io.reader import image_id as id_of_file
@@ -50,6 +49,23 @@ def check_image_id(candidate: str) -> str:
     if not is_safe_id(candidate):
         raise HTTPException(400, f"invalid image id {str(candidate)[:80]!r}: use {SAFE_ID_RULE}")
     return candidate
+
+
+@contextmanager
+def _storage_full_is_507(what: str):
+    """A write that finds no room (disk full, quota, file size limit) is a 507 saying so, not a 500: the atomic writes
+    leave the previous file as it was and no partial file behind."""
+    try:
+        yield
+    except OSError as error:
+        if not storage_full(error):
+            raise
+        LOGGER.error("no room to save %s: %s", what, error)
+        raise HTTPException(
+            507,
+            f"the server has no room to save {what} ({error.strerror}); nothing was changed: "
+            "ask its administrator to free disk space, then send it again",
+        ) from error
 
 
 @contextmanager
@@ -193,7 +209,8 @@ class PtxsegDatastore(LocalDatastore):
         """
         with _removed_when_refused(label_filename):
             image, values = self._validated_label(image_id, label_filename, label_tag)
-        return self._store_label(image_id, values.astype(bool), image, label_tag, label_info)
+            with _storage_full_is_507(f"the label of {image_id!r}"):
+                return self._store_label(image_id, values.astype(bool), image, label_tag, label_info)
 
     def _validated_label(self, image_id: str, label_filename: str, label_tag: str):
         if label_tag not in LABEL_TAGS:
@@ -234,10 +251,24 @@ class PtxsegDatastore(LocalDatastore):
         """
         with _removed_when_refused(image_filename):
             suffix = self._validated_upload(image_id, image_filename)
-        with tempfile.TemporaryDirectory() as folder:
-            staged = Path(folder) / f"{image_id}{suffix}"
-            shutil.copyfile(image_filename, staged)
-            return super().add_image(image_id, str(staged), image_info)
+            self._store_image(image_id, image_filename, suffix, image_info)
+        return image_id
+
+    def _store_image(self, image_id: str, image_filename: str, suffix: str, image_info: dict) -> None:
+        name = f"{image_id}{suffix}"
+        target = Path(self._datastore.image_path()) / name
+        # The stock version copies in place: a full disk would leave half a study that the next start lists.
+        with _storage_full_is_507(f"image {image_id!r}"), FileLock(self._lock_file):
+            with atomic_write(target) as temporary:
+                shutil.copyfile(image_filename, temporary)
+            info = {**(image_info or {}), "ts": int(time.time()), "name": name}
+            self._datastore.objects[image_id] = ImageLabelModel(image=DataModel(info=info, ext=suffix))
+            try:
+                self._update_datastore_file(lock=False)
+            except OSError:
+                del self._datastore.objects[image_id]
+                target.unlink()
+                raise
 
     def _validated_upload(self, image_id: str, image_filename: str) -> str:
         check_image_id(image_id)

@@ -5,7 +5,7 @@ removed, lengths corrupted, transfer syntax lies, pixel data truncated, huge dec
 interpretation, sequence bombs, PNG/NRRD/NIfTI field edits, byte mutations) go through ``read_cxr`` and
 ``read_label`` in a worker process (``fuzz_worker``): a crash, a hang or a memory blow-up fails its case, not the run.
 
-Deterministic: the same seed gives the same cases. ``PTXSEG_FUZZ_CASES`` (default 2400) and ``PTXSEG_FUZZ_SEED``
+Deterministic: the same seed gives the same cases. ``PTXSEG_FUZZ_CASES`` (default 3000) and ``PTXSEG_FUZZ_SEED``
 (default 0) make longer or other runs; the counts are printed (``-s``) for the README.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from fuzz_worker import MEMORY_EXIT, RECORD_PREFIX
 
-CASES = int(os.environ.get("PTXSEG_FUZZ_CASES", "2400"))
+CASES = int(os.environ.get("PTXSEG_FUZZ_CASES", "3000"))
 SEED = int(os.environ.get("PTXSEG_FUZZ_SEED", "0"))
 MAX_SECONDS_PER_CASE = 10.0
 MAX_RSS_MB = 1024

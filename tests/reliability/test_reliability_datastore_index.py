@@ -8,16 +8,13 @@ not be imported into the test process), a few seconds each.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from app_datastore import last_json, run_in_app
 
 from server_harness import make_test_studies
 
-APP_DIR = Path(__file__).resolve().parents[2] / "monailabel_app"
 INDEX = "datastore_v2.json"
 
 # Opens the studies folder, optionally rewrites the index once under a file-size limit (a crash mid-write: the
@@ -33,27 +30,11 @@ print(json.dumps({"images": sorted(store.list_images()), "labelled": sorted(stor
 """
 
 
-def _open(studies: Path, *args) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(APP_DIR), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(
-        [sys.executable, "-c", OPEN_DATASTORE, str(studies), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-    )
-
-
-def _listing(result: subprocess.CompletedProcess) -> dict:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory) -> tuple[Path, dict]:
     """A studies folder with labels, its clean index and what the datastore lists from it."""
     folder = make_test_studies(tmp_path_factory.mktemp("index") / "studies", n_phantoms=6)
-    listing = _listing(_open(folder))
+    listing = last_json(run_in_app(OPEN_DATASTORE, folder))
     assert listing["labelled"] and len(listing["images"]) > len(listing["labelled"])
     return folder, listing
 
@@ -77,9 +58,9 @@ def test_a_torn_index_is_set_aside_and_rebuilt_from_the_files(studies, tear):
     for old in folder.glob(f"{INDEX}.torn-*"):
         old.unlink()
 
-    result = _open(folder)
+    result = run_in_app(OPEN_DATASTORE, folder)
 
-    assert _listing(result) == clean
+    assert last_json(result) == clean
     assert "does not parse" in result.stderr and "rebuilt from the studies and labels" in result.stderr
     (kept,) = folder.glob(f"{INDEX}.torn-*")
     assert kept.read_bytes() == torn_bytes
@@ -91,8 +72,9 @@ def test_a_crash_mid_write_leaves_the_previous_index(studies):
     index = folder / INDEX
     before = index.read_bytes()
 
-    crashed = _open(folder, len(before) + 4096)  # the new index (100 kB longer) cannot be written whole
+    # The new index (100 kB longer) cannot be written whole.
+    crashed = run_in_app(OPEN_DATASTORE, folder, len(before) + 4096)
 
     assert crashed.returncode != 0
     assert index.read_bytes() == before
-    assert _listing(_open(folder)) == clean
+    assert last_json(run_in_app(OPEN_DATASTORE, folder)) == clean
