@@ -2,7 +2,8 @@
 
 Before the fixes: a 9 kB DICOM made GDCM allocate 2.6 GB for 3 s; a Pixel Data length lie or a corrupt encapsulated
 item did the same or raised MemoryError; an unknown VR raised NotImplementedError; a TIFF page without dimensions
-raised TypeError; a VOI LUT of 27 bits raised NotImplementedError; a NaN window or Rescale Slope gave NaN pixels.
+raised TypeError; a PNG with a short header chunk raised ValueError; a VOI LUT of 27 bits raised
+NotImplementedError; a NaN window or Rescale Slope gave NaN pixels.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import resource
 import struct
+import zlib
 
 import numpy as np
 import pydicom
@@ -88,6 +90,18 @@ def test_a_tiff_page_without_dimensions_is_a_refusal(tmp_path):
     path = tmp_path / "a.tif"
     path.write_bytes(bytes(content))
     with pytest.raises(CXRReadError, match="pages cannot be counted"):
+        read_cxr(path)
+
+
+def test_a_png_with_a_truncated_header_chunk_is_a_refusal(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(marker_array()).save(buffer, format="PNG")
+    content = buffer.getvalue()
+    header = content[12:16] + content[16:21]  # "IHDR" and 5 of its 13 bytes, with a valid checksum
+    short = content[:8] + struct.pack(">I", 5) + header + struct.pack(">I", zlib.crc32(header)) + content[33:]
+    path = tmp_path / "a.png"
+    path.write_bytes(short)
+    with pytest.raises(CXRReadError, match="Truncated IHDR chunk"):
         read_cxr(path)
 
 

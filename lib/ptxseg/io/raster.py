@@ -37,7 +37,7 @@ def read_raster(path: Path, max_pixels: int) -> CXRImage:
         image = Image.open(path, formats=_PILLOW_FORMATS)
     except Image.DecompressionBombError as exc:
         raise read_error(path, f"refused as a decompression bomb: {exc}") from exc
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, *_DECODER_ERRORS) as exc:  # ValueError: a truncated PNG header (fuzzing)
         raise read_error(path, f"not a {'/'.join(_PILLOW_FORMATS)} image Pillow can identify ({exc})") from exc
     with image:
         check_pixel_count(path, image.height, image.width, max_pixels)
