@@ -16,6 +16,7 @@ import zlib
 import numpy as np
 import pydicom
 import pytest
+import SimpleITK as sitk
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
@@ -24,6 +25,7 @@ from pydicom.uid import JPEGBaseline8Bit
 
 from io_fixtures import marker_array, write_dicom
 from ptxseg.image import CXRReadError
+from ptxseg.io.labels import read_label
 from ptxseg.io.reader import read_cxr
 
 # Explicit VR Little Endian element headers with a 4-byte length: tag, VR, two reserved bytes, length.
@@ -103,6 +105,25 @@ def test_a_png_with_a_truncated_header_chunk_is_a_refusal(tmp_path):
     path.write_bytes(short)
     with pytest.raises(CXRReadError, match="Truncated IHDR chunk"):
         read_cxr(path)
+
+
+def _one_dimensional(path):
+    if path.suffix == ".nrrd":
+        path.write_bytes(b"NRRD0004\ntype: unsigned char\ndimension: 1\nsizes: 16\nencoding: raw\n\n" + bytes(16))
+    else:  # a 2-D NIfTI whose header says 1-D (dim[0] = 1)
+        sitk.WriteImage(sitk.GetImageFromArray(np.zeros((1, 16), np.uint8)), str(path))
+        content = bytearray(path.read_bytes())
+        struct.pack_into("<h", content, 40, 1)
+        path.write_bytes(bytes(content))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nrrd"])
+def test_a_one_dimensional_label_or_image_is_a_refusal(tmp_path, suffix):
+    path = _one_dimensional(tmp_path / f"a{suffix}")
+    for read in (read_cxr, read_label):
+        with pytest.raises(CXRReadError, match="1-D image of size"):
+            read(path)
 
 
 def test_a_voi_lut_of_27_bits_falls_back_to_a_percentile_window(tmp_path):
