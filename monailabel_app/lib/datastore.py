@@ -3,24 +3,28 @@
 Fixes the stock LocalDatastore's weak spots for this use: dotted SIIM UIDs lose their tail as a fake extension,
 ``.dcm`` is not listed, any file is accepted as a label, tags and ids can walk out of the folder, and copies are
 not atomic. Images that cannot be read are flagged once (cached by size and mtime) and never offered for labelling.
+The index (``datastore_v2.json``) is written atomically, and a torn one (a crash mid-write under an older version, a
+full disk) is set aside and rebuilt from the studies and labels on disk instead of stopping the server.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from fastapi import HTTPException
 from filelock import FileLock
-from monailabel.datastore.local import DataModel, LocalDatastore
+from monailabel.datastore.local import DataModel, ImageLabelModel, LocalDatastore
 
+from ptxseg.io.atomic import atomic_write, storage_full
 from ptxseg.io.labels import read_label, write_label
 from ptxseg.io.reader import SUPPORTED_SUFFIXES, read_cxr
 from ptxseg.io.reader import image_id as id_of_file
@@ -46,6 +50,23 @@ def check_image_id(candidate: str) -> str:
     if not is_safe_id(candidate):
         raise HTTPException(400, f"invalid image id {str(candidate)[:80]!r}: use {SAFE_ID_RULE}")
     return candidate
+
+
+@contextmanager
+def _storage_full_is_507(what: str):
+    """A write that finds no room (disk full, quota, file size limit) is a 507 saying so, not a 500: the atomic writes
+    leave the previous file as it was and no partial file behind."""
+    try:
+        yield
+    except OSError as error:
+        if not storage_full(error):
+            raise
+        LOGGER.error("no room to save %s: %s", what, error)
+        raise HTTPException(
+            507,
+            f"the server has no room to save {what} ({error.strerror}); nothing was changed: "
+            "ask its administrator to free disk space, then send it again",
+        ) from error
 
 
 @contextmanager
@@ -81,6 +102,37 @@ class PtxsegDatastore(LocalDatastore):
         super().__init__(studies, extensions=STUDY_PATTERNS, auto_reload=auto_reload, read_only=read_only)
         if not read_only:
             self._flag_unreadable_images()
+
+    def _init_from_datastore_file(self, throw_exception=False):
+        # The stock reader stops the server on an index that does not parse (and later ignores it, logging an error
+        # on every reload): set it aside once; the reconciliation that follows rebuilds it from the files.
+        try:
+            super()._init_from_datastore_file(throw_exception=True)
+        except ValueError as error:
+            index = Path(self._datastore_config_path)
+            torn = index.with_name(f"{index.name}.torn-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}")
+            os.replace(index, torn)
+            LOGGER.warning(
+                "the datastore index %s does not parse (%s); kept as %s and rebuilt from the studies and labels on "
+                "disk (cached scores and flags are recomputed)",
+                index.name,
+                str(error).splitlines()[0][:200],
+                torn.name,
+            )
+
+    def _update_datastore_file(self, lock=True):
+        # The stock version rewrites the index in place: a crash mid-write leaves half a file.
+        if lock:
+            with FileLock(self._lock_file):
+                self._write_index()
+        else:
+            self._write_index()
+
+    def _write_index(self) -> None:
+        self._ignore_event_config = True
+        with atomic_write(self._datastore_config_path) as temporary:
+            temporary.write_text(json.dumps(self._datastore.model_dump(exclude={"base_path"}), indent=2, default=str))
+        self._config_ts = os.stat(self._datastore_config_path).st_mtime
 
     def _to_id(self, file: str) -> tuple[str, str]:
         # The stock version takes a UID's last component for an extension and replaces every occurrence of it.
@@ -167,7 +219,8 @@ class PtxsegDatastore(LocalDatastore):
         """
         with _removed_when_refused(label_filename):
             image, values = self._validated_label(image_id, label_filename, label_tag)
-        return self._store_label(image_id, values.astype(bool), image, label_tag, label_info)
+            with _storage_full_is_507(f"the label of {image_id!r}"):
+                return self._store_label(image_id, values.astype(bool), image, label_tag, label_info)
 
     def _validated_label(self, image_id: str, label_filename: str, label_tag: str):
         if label_tag not in LABEL_TAGS:
@@ -210,10 +263,24 @@ class PtxsegDatastore(LocalDatastore):
         """
         with _removed_when_refused(image_filename):
             suffix = self._validated_upload(image_id, image_filename)
-        with tempfile.TemporaryDirectory() as folder:
-            staged = Path(folder) / f"{image_id}{suffix}"
-            shutil.copyfile(image_filename, staged)
-            return super().add_image(image_id, str(staged), image_info)
+            self._store_image(image_id, image_filename, suffix, image_info)
+        return image_id
+
+    def _store_image(self, image_id: str, image_filename: str, suffix: str, image_info: dict) -> None:
+        name = f"{image_id}{suffix}"
+        target = Path(self._datastore.image_path()) / name
+        # The stock version copies in place: a full disk would leave half a study that the next start lists.
+        with _storage_full_is_507(f"image {image_id!r}"), FileLock(self._lock_file):
+            with atomic_write(target) as temporary:
+                shutil.copyfile(image_filename, temporary)
+            info = {**(image_info or {}), "ts": int(time.time()), "name": name}
+            self._datastore.objects[image_id] = ImageLabelModel(image=DataModel(info=info, ext=suffix))
+            try:
+                self._update_datastore_file(lock=False)
+            except OSError:
+                del self._datastore.objects[image_id]
+                target.unlink()
+                raise
 
     def _validated_upload(self, image_id: str, image_filename: str) -> str:
         check_image_id(image_id)

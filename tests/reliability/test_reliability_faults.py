@@ -318,7 +318,7 @@ def test_a_foreign_served_model_is_refused_at_start_and_the_previous_one_served(
 def _partial_copy(entry: os.DirEntry) -> bool:
     """A temporary copy of the big checkpoint, caught before it is complete."""
     try:
-        return entry.name.startswith(".model-") and entry.stat().st_size > 2 * 2**20
+        return entry.name.startswith(TEMPORARY_PREFIX) and entry.stat().st_size > 2 * 2**20
     except FileNotFoundError:
         return False
 

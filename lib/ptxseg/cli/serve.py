@@ -1,7 +1,8 @@
 """``ptxseg serve``: start the MONAI Label server with the ptxseg app (on the built-in demo when no studies given).
 
-The server runs as a child process group (``python -m monailabel.main start_server``); stopping ``ptxseg serve``
-stops the server and any training or scoring it started, so no trainer is left orphaned.
+The server (``python -m monailabel.main start_server``) runs under ``ptxseg.serving.supervisor`` in a session of its
+own: however ``ptxseg serve`` ends (Ctrl-C, SIGTERM, SIGKILL, the OOM killer), the server and any training or scoring
+it started end with it, so no server is left holding the port and no trainer is left orphaned.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from ptxseg.serving import check_conf
 from ptxseg.serving.app_location import default_app_dir
+from ptxseg.serving.ports import check_port_free
+from ptxseg.serving.supervisor import GRACE_SECONDS, die_with_parent, supervised
 from ptxseg.serving.token import configured_token
 
 __all__ = ["check_app_conf", "register", "run", "server_command", "server_environment"]
@@ -141,20 +144,22 @@ def run(args: argparse.Namespace) -> int:
             else "NO TOKEN IS SET: anyone who reaches it can read and change data (set PTXSEG_TOKEN_FILE)"
         )
         print(f"WARNING: binding to {args.host} exposes patient images to the network; {access}", file=sys.stderr)
+    check_port_free(args.host, args.port)
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     print(f"ptxseg server: {url}   (model info: {url}/info/   API docs: {url}/docs)")
     print(f"3D Slicer: open the PneumothoraxAnnotator module (or MONAI Label) and connect to {url}")
     process = subprocess.Popen(
-        server_command(app_dir, studies, args.host, args.port, conf),
+        supervised(server_command(app_dir, studies, args.host, args.port, conf)),
         env=server_environment(app_dir, conf, args.port),
         start_new_session=True,
+        preexec_fn=die_with_parent(signal.SIGTERM),
     )
 
     signal.signal(signal.SIGTERM, _raise_stop_requested)
     try:
         return process.wait()
     except (KeyboardInterrupt, _StopRequested) as interrupt:
-        _stop_group(process)
+        _stop_supervisor(process)
         return 128 + (interrupt.args[0] if isinstance(interrupt, _StopRequested) else signal.SIGINT)
 
 
@@ -186,13 +191,11 @@ def _raise_stop_requested(signum, frame):
     raise _StopRequested(signum)
 
 
-def _stop_group(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:
-    """Stop the server and everything it started (training and scoring run as its children)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
+def _stop_supervisor(process: subprocess.Popen) -> None:
+    """Ask the supervisor to stop the server's tree; SIGKILL its session should it not be done in time."""
+    process.send_signal(signal.SIGTERM)
     try:
-        process.wait(grace_seconds)
+        process.wait(GRACE_SECONDS + 10)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

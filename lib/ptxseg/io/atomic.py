@@ -7,16 +7,29 @@ file system), which keeps the target's full name as its tail: libraries that cho
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["TEMPORARY_PREFIX", "atomic_write", "write_text_atomically"]
+__all__ = ["STORAGE_FULL", "TEMPORARY_PREFIX", "atomic_write", "storage_full", "write_text_atomically"]
 
 # Every temporary file starts with this, so a crash's leftovers are recognisable (and hidden).
 TEMPORARY_PREFIX = ".tmp-"
+# The errors of a write that found no room: disk full, quota exceeded, file size limit (RLIMIT_FSIZE).
+STORAGE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def storage_full(error: BaseException) -> bool:
+    """Whether ``error`` says the storage had no room for a write (see ``STORAGE_FULL``).
+
+    Example:
+        >>> storage_full(OSError(errno.ENOSPC, "No space left on device")), storage_full(FileNotFoundError())
+        (True, False)
+    """
+    return isinstance(error, OSError) and error.errno in STORAGE_FULL
 
 
 @contextmanager

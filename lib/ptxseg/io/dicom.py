@@ -6,6 +6,7 @@ subject of their own; ITK still supplies the geometry, so the label overlays in 
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,15 @@ def read_dicom(path: Path, max_pixels: int) -> CXRImage:
         dataset = pydicom.dcmread(path, defer_size="1 KB")
     except Exception as exc:  # pydicom raises many types on corrupt input; all mean "not readable DICOM"
         raise read_error(path, f"not a valid DICOM file ({exc})") from exc
+    _check_declared_lengths(path, dataset)
+    try:
+        # pydicom parses values when they are first used: do it here, so that a corrupt value is a clear refusal
+        # rather than whatever its parser raises later (NotImplementedError for an unknown VR, struct errors...).
+        for tag in dataset.keys():
+            if tag != _PIXEL_DATA:
+                dataset[tag]
+    except Exception as exc:  # as for dcmread: every parser error means "not readable DICOM"
+        raise read_error(path, f"not a valid DICOM file ({type(exc).__name__}: {exc})") from exc
     if "PixelData" not in dataset:
         raise read_error(path, "DICOM without Pixel Data (not an image, or the file is truncated)")
     frames = int(dataset.get("NumberOfFrames") or 1)
@@ -89,6 +99,46 @@ def read_dicom(path: Path, max_pixels: int) -> CXRImage:
     return CXRImage(pixels.astype(np.float32), spacing, geometry, metadata, warnings + spacing_warnings)
 
 
+def _check_declared_lengths(path: Path, dataset: pydicom.Dataset) -> None:
+    """Refuse an element that declares more bytes than the whole file holds, before ITK reads the file.
+
+    pydicom only notes such a length (its values are deferred), but GDCM, which reads the geometry for ITK,
+    allocates it: found by fuzzing, a 9 kB file whose trailing bytes parse as a 2.7 GB element took 2.6 GB and 3 s.
+    """
+    size = path.stat().st_size
+    for tag, element in dataset.items():  # raw elements: their values are not read
+        length = getattr(element, "length", 0) or 0
+        if length != _UNDEFINED_LENGTH and length > size:
+            raise read_error(
+                path, f"element {tag} declares {length} bytes in a file of {size} bytes (truncated or corrupt)"
+            )
+    pixels = dict(dataset.items()).get(_PIXEL_DATA)
+    if getattr(pixels, "length", None) == _UNDEFINED_LENGTH and getattr(pixels, "value_tell", None) is not None:
+        _check_fragments(path, pixels.value_tell, size)
+
+
+def _check_fragments(path: Path, start: int, size: int) -> None:
+    """Every item of encapsulated pixel data must end within the file (GDCM allocates what an item declares)."""
+    with path.open("rb") as file:
+        file.seek(start)
+        while (header := file.read(8)) and len(header) == 8:
+            group, element, length = struct.unpack("<HHI", header)
+            if (group, element) == (0xFFFE, 0xE0DD):
+                return
+            if (group, element) != (0xFFFE, 0xE000) or file.tell() + length > size:
+                raise read_error(
+                    path,
+                    f"encapsulated pixel data is corrupt at byte {file.tell() - 8}: "
+                    f"an item of {length} bytes does not fit in the file",
+                )
+            file.seek(length, 1)
+    raise read_error(path, "encapsulated pixel data has no end (truncated or corrupt)")
+
+
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+_PIXEL_DATA = 0x7FE00010
+
+
 def _dicom_colour_to_grey(stored: np.ndarray, dataset: pydicom.Dataset, photometric: str) -> np.ndarray:
     # The JPEG and JPEG 2000 decoders already return RGB; only native (and RLE) YBR data is still YBR.
     syntax = dataset.file_meta.get("TransferSyntaxUID")
@@ -98,20 +148,30 @@ def _dicom_colour_to_grey(stored: np.ndarray, dataset: pydicom.Dataset, photomet
 
 
 def _dicom_voi(values: np.ndarray, dataset: pydicom.Dataset) -> tuple[np.ndarray, str, list[str]]:
-    if dataset.get("VOILUTSequence"):
-        depth = int(dataset.VOILUTSequence[0].LUTDescriptor[2])
-        # The LUT is indexed by integer modality values; its output range is 0 .. 2**depth - 1 (PS3.3 C.11.2.1.1).
-        return apply_voi(np.rint(values).astype(np.int64), dataset, index=0) / (2**depth - 1), "VOI LUT", []
-    center, width = dataset.get("WindowCenter"), dataset.get("WindowWidth")
-    if center is None or width is None:
+    if not np.isfinite(values).all():  # a NaN or infinite Rescale Slope/Intercept: no window can show those
         return percentile_window(values)
-    function = str(dataset.get("VOILUTFunction") or "LINEAR").upper()
+    center, width = dataset.get("WindowCenter"), dataset.get("WindowWidth")
+    if not dataset.get("VOILUTSequence") and (center is None or width is None):
+        return percentile_window(values)
+    kind = "VOI LUT" if dataset.get("VOILUTSequence") else "window"
     try:
+        if kind == "VOI LUT":
+            return _voi_lut(values, dataset), "VOI LUT", []
+        function = str(dataset.get("VOILUTFunction") or "LINEAR").upper()
         center, width = float(_first(center)), float(_first(width))
         return _voi_window(values, center, width, function), f"{function} window center {center:g} width {width:g}", []
-    except (TypeError, ValueError) as exc:
+    except Exception as exc:  # pydicom's LUT code raises many types on a malformed LUT (found by fuzzing)
         pixels, windowing, warnings = percentile_window(values)
-        return pixels, windowing, [f"window ignored ({exc}); used a percentile window instead", *warnings]
+        return pixels, windowing, [f"{kind} ignored ({exc}); used a percentile window instead", *warnings]
+
+
+def _voi_lut(values: np.ndarray, dataset: pydicom.Dataset) -> np.ndarray:
+    depth = int(dataset.VOILUTSequence[0].LUTDescriptor[2])
+    if not 1 <= depth <= 16:
+        raise ValueError(f"{depth} bits per LUT entry; 1 to 16 can be read")
+    # The LUT is indexed by integer modality values; its output range is 0 .. 2**depth - 1 (PS3.3 C.11.2.1.1).
+    pixels = apply_voi(np.rint(values).astype(np.int64), dataset, index=0) / (2**depth - 1)
+    return np.clip(pixels, 0.0, 1.0)
 
 
 def _first(value):
@@ -121,6 +181,8 @@ def _first(value):
 def _voi_window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
     """DICOM PS3.3 C.11.2.1.2-3 windows, mapped onto [0, 1]."""
     values = np.asarray(values, dtype=np.float64)
+    if not (np.isfinite(center) and np.isfinite(width)):
+        raise ValueError(f"window center {center:g} / width {width:g} are not finite")
     if function == "LINEAR":
         if width < 1:
             raise ValueError(f"LINEAR window width {width:g} is below 1")

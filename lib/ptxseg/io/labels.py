@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def write_label(mask: np.ndarray, like: CXRImage, path: str | os.PathLike) -> Pa
         ValueError: wrong shape, non-integer or out-of-range values, unsupported suffix, or PNG for an image
             whose geometry PNG cannot store.
         FileNotFoundError: the target folder does not exist.
+        OSError: no room to write it (``ptxseg.io.atomic.storage_full`` is true); any previous file is intact.
 
     Example:
         >>> from ptxseg.io.writers import write_dicom
@@ -65,7 +67,24 @@ def write_label(mask: np.ndarray, like: CXRImage, path: str | os.PathLike) -> Pa
         raise FileNotFoundError(f"folder {path.parent} does not exist; create it before writing {path.name}")
     with atomic_write(path) as temporary:
         sitk.WriteImage(itk_label_image(labels, like.geometry), str(temporary), useCompression=True)
+        _check_written_whole(temporary, labels, path)
     return path
+
+
+def _check_written_whole(written: Path, labels: np.ndarray, path: Path) -> None:
+    """Read the label back before it replaces anything: ITK's writers ignore a short write (measured: a full
+    tmpfs left a truncated NRRD and no error), which would replace a good label with half of one."""
+    try:
+        values = sitk.GetArrayFromImage(sitk.ReadImage(str(written)))
+        whole = values.size == labels.size and np.array_equal(values.reshape(labels.shape), labels)
+    except RuntimeError:
+        whole = False
+    if not whole:
+        raise OSError(
+            errno.ENOSPC,
+            f"{path.name} was not written whole: the disk is full, or a quota or file size limit was reached; "
+            "free space and save again",
+        )
 
 
 def read_label(path: str | os.PathLike, like: CXRImage | None = None) -> np.ndarray:

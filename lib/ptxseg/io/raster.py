@@ -19,6 +19,8 @@ __all__ = ["read_raster"]
 
 _PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "TIFF")
 _EXIF_ORIENTATION = 0x0112
+# How Pillow's decoders report corruption (TypeError: a TIFF page without dimensions, found by fuzzing).
+_DECODER_ERRORS = (OSError, ValueError, SyntaxError, TypeError)
 
 
 def read_raster(path: Path, max_pixels: int) -> CXRImage:
@@ -35,17 +37,20 @@ def read_raster(path: Path, max_pixels: int) -> CXRImage:
         image = Image.open(path, formats=_PILLOW_FORMATS)
     except Image.DecompressionBombError as exc:
         raise read_error(path, f"refused as a decompression bomb: {exc}") from exc
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, *_DECODER_ERRORS) as exc:  # ValueError: a truncated PNG header (fuzzing)
         raise read_error(path, f"not a {'/'.join(_PILLOW_FORMATS)} image Pillow can identify ({exc})") from exc
     with image:
         check_pixel_count(path, image.height, image.width, max_pixels)
-        frames = getattr(image, "n_frames", 1)
+        try:
+            frames = getattr(image, "n_frames", 1)  # TIFF parses every page's header here
+        except _DECODER_ERRORS as exc:
+            raise read_error(path, f"its pages cannot be counted (truncated or corrupt?): {exc}") from exc
         if frames > 1:
             raise read_error(path, f"holds {frames} frames or pages; a chest X-ray must be a single 2-D image")
         try:
             image.load()
             orientation = image.getexif().get(_EXIF_ORIENTATION, 1)  # PNG keeps EXIF after the pixels
-        except (OSError, ValueError, SyntaxError) as exc:  # Pillow's decoders report corruption with these
+        except _DECODER_ERRORS as exc:
             raise read_error(path, f"pixel data cannot be decoded (truncated or corrupt?): {exc}") from exc
         warnings = []
         if orientation != 1:

@@ -1,19 +1,30 @@
 """The served model's folder: the checkpoint in use, the one before it, and a record of how each got there.
 
 Used by the MONAI Label app (serving, champion/challenger after fine-tuning) and by ``ptxseg export --app``. Every
-write is a temp file plus ``os.replace``, so a crash leaves either the old or the new model, never half of one.
+write is atomic (``ptxseg.io.atomic``), so a crash leaves either the old or the new file, never half of one.
+
+The record names the served file's SHA-256 and is written last: it is the commit point of an install. A crash after
+the new model file but before its record leaves a served file the record does not describe; the next read of the
+record sees that (a changed file stamp, then the digest) and puts the previous model back, which is the one the
+record describes, so the model served and its record always agree. Installs and that repair hold a lock on the
+folder, since training runs in another process than the server that reads the record.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
+
+from ptxseg.io.atomic import atomic_write, write_text_atomically
 
 __all__ = ["ModelRecord", "ModelStore", "SERVED_NAME", "PREVIOUS_NAME", "RECORD_NAME"]
 
@@ -21,6 +32,7 @@ LOGGER = logging.getLogger(__name__)
 SERVED_NAME = "pneumothorax.safetensors"
 PREVIOUS_NAME = "pneumothorax.previous.safetensors"
 RECORD_NAME = "pneumothorax.json"
+LOCK_NAME = ".store.lock"
 HISTORY_LENGTH = 50
 
 
@@ -40,6 +52,8 @@ class ModelRecord:
     source: str = ""
     updated: str = field(default_factory=_now)
     history: list[dict] = field(default_factory=list)
+    served_sha256: str = ""
+    served_stamp: list[int] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelRecord:
@@ -73,14 +87,13 @@ class ModelStore:
         return self.served_path.is_file()
 
     def read_record(self) -> ModelRecord:
-        """The record, or a fresh one when it is missing or unreadable (logged: the model file is what matters)."""
-        try:
-            return ModelRecord.from_dict(json.loads(self.record_path.read_text()))
-        except FileNotFoundError:
-            return ModelRecord()
-        except (OSError, ValueError, TypeError) as error:
-            LOGGER.warning("model record %s is unreadable (%s); starting a new one", self.record_path, error)
-            return ModelRecord()
+        """The record of the served file, or a fresh one when it is missing or unreadable (logged: the model file is
+        what matters). Puts the previous model back when an install was cut short (see the module docstring)."""
+        record = self._read_record()
+        if not record.served_sha256 or not self.has_model() or record.served_stamp == self._served_stamp():
+            return record  # a record from before digests, no model, or the very file the record was written for
+        with self._locked():
+            return self._repaired(self._read_record())
 
     def install(
         self,
@@ -95,24 +108,27 @@ class ModelStore:
     ) -> ModelRecord:
         """Make ``checkpoint`` the served model (the current one becomes the previous) and bump the version."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        if self.served_path.is_file():
-            self._atomic_copy(self.served_path, self.previous_path)
-        self._atomic_copy(Path(checkpoint), self.served_path)
-        record = self.read_record()
-        record.version += 1
-        record.trained, record.weights = trained, weights
-        record.validation_dice, record.training_images = validation_dice, training_images
-        record.source, record.updated = source, _now()
-        if outcome is not None:
-            record.history = [*record.history, {**outcome, "version": record.version}][-HISTORY_LENGTH:]
-        self.write_record(record)
+        with self._locked():
+            record = self._repaired(self._read_record())
+            if self.served_path.is_file():
+                self._atomic_copy(self.served_path, self.previous_path)
+            record.served_sha256 = self._atomic_copy(Path(checkpoint), self.served_path)
+            record.served_stamp = self._served_stamp()
+            record.version += 1
+            record.trained, record.weights = trained, weights
+            record.validation_dice, record.training_images = validation_dice, training_images
+            record.source, record.updated = source, _now()
+            if outcome is not None:
+                record.history = [*record.history, {**outcome, "version": record.version}][-HISTORY_LENGTH:]
+            self.write_record(record)
         return record
 
     def note_outcome(self, outcome: dict) -> ModelRecord:
         """Record a training outcome that did not change the served model (the challenger lost)."""
-        record = self.read_record()
-        record.history = [*record.history, {**outcome, "version": record.version}][-HISTORY_LENGTH:]
-        self.write_record(record)
+        with self._locked():
+            record = self._repaired(self._read_record())
+            record.history = [*record.history, {**outcome, "version": record.version}][-HISTORY_LENGTH:]
+            self.write_record(record)
         return record
 
     def reject_served(self) -> Path:
@@ -124,17 +140,61 @@ class ModelStore:
     def write_record(self, record: ModelRecord) -> None:
         """Write the record atomically."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".record-", dir=self.directory)
-        with os.fdopen(handle, "w") as stream:
-            json.dump(asdict(record), stream, indent=2)
-        os.replace(temporary, self.record_path)
+        write_text_atomically(self.record_path, json.dumps(asdict(record), indent=2))
 
-    def _atomic_copy(self, source: Path, target: Path) -> None:
-        handle, temporary = tempfile.mkstemp(prefix=".model-", suffix=target.suffix, dir=self.directory)
-        os.close(handle)
+    def _read_record(self) -> ModelRecord:
         try:
+            return ModelRecord.from_dict(json.loads(self.record_path.read_text()))
+        except FileNotFoundError:
+            return ModelRecord()
+        except (OSError, ValueError, TypeError) as error:
+            LOGGER.warning("model record %s is unreadable (%s); starting a new one", self.record_path, error)
+            return ModelRecord()
+
+    def _repaired(self, record: ModelRecord) -> ModelRecord:
+        """``record``, after making the served file the one it describes where an install was cut short."""
+        if not record.served_sha256 or not self.has_model() or record.served_stamp == self._served_stamp():
+            return record
+        if _sha256(self.served_path) == record.served_sha256:  # same bytes, another file (restored from a backup)
+            record.served_stamp = self._served_stamp()
+        elif self.previous_path.is_file() and _sha256(self.previous_path) == record.served_sha256:
+            LOGGER.warning(
+                "%s is not the model its record describes (an install was interrupted); the previous model, "
+                "which it describes, is served again",
+                self.served_path.name,
+            )
+            self._atomic_copy(self.previous_path, self.served_path)
+            record.served_stamp = self._served_stamp()
+        else:
+            LOGGER.warning("%s was replaced outside ptxseg; its record is reset", self.served_path.name)
+            record = ModelRecord(version=record.version, trained=True, weights="unknown", history=record.history)
+            record.source = f"{self.served_path.name} replaced outside ptxseg (not recorded)"
+            record.served_sha256, record.served_stamp = _sha256(self.served_path), self._served_stamp()
+        self.write_record(record)
+        return record
+
+    def _served_stamp(self) -> list[int]:
+        stat = self.served_path.stat()
+        return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / LOCK_NAME, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _atomic_copy(self, source: Path, target: Path) -> str:
+        """Copy ``source`` over ``target`` atomically; returns the SHA-256 of what was copied."""
+        with atomic_write(target) as temporary:
             shutil.copyfile(source, temporary)
-            os.replace(temporary, target)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+            digest = _sha256(temporary)
+        return digest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
