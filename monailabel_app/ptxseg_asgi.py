@@ -2,12 +2,5 @@
 
 from lib.endpoints import hardened
 from monailabel.app import app
-from monailabel.interfaces.utils.app import app_instance
 
 app = hardened(app)
-
-
-@app.get("/worklist/", summary="Pre-screening worklist: flagged first, with probability, flag, acquisition, review")
-def worklist():
-    """The PACS pre-screening worklist (``--dicomweb URL --conf prescreen true``); 404 when pre-screening is off."""
-    return app_instance().worklist()

@@ -3,20 +3,26 @@
 - ``POST /infer/{model}`` runs in a worker thread, so one inference no longer freezes every other request, and
   takes only stored studies, by id;
 - MONAI Label's own exceptions (unknown model, unknown study) become clear 4xx JSON instead of a 500;
-- ``GET /monitoring/`` serves the monitoring summary (``ptxseg.serving.monitoring``).
+- ``GET /monitoring/`` serves the monitoring summary (``ptxseg.serving.monitoring``), ``GET /worklist/`` the PACS
+  pre-screening worklist;
+- answers carry no server paths (unless conf ``expose_paths``), and a POST to an unknown trainer or scoring method is
+  a 404 listing the known ones (``ptxseg.serving.http_responses``).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 
 from fastapi import BackgroundTasks, FastAPI, File, Form, UploadFile
 from fastapi.responses import JSONResponse
+from monailabel.config import settings as monailabel_settings
 from monailabel.endpoints import infer as stock_infer
 from monailabel.interfaces.exception import MONAILabelError, MONAILabelException
 from monailabel.interfaces.utils.app import app_instance
 
 from ptxseg.serving.http import ClientError, harden
+from ptxseg.serving.http_responses import filter_responses
 from ptxseg.serving.monitoring.summary import monitoring_summary
 from ptxseg.serving.settings import ServingSettings
 from ptxseg.serving.token import configured_token
@@ -65,6 +71,16 @@ def monitoring() -> dict:
     return monitoring_summary(task.monitor, model_dir=task.served.store.directory)
 
 
+def worklist() -> dict:
+    """The PACS pre-screening worklist (``--dicomweb URL --conf prescreen true``); 404 when pre-screening is off."""
+    return app_instance().worklist()
+
+
+def _task_names(kind: str):
+    """The app's trainer or scoring names, read at each request (the app is built after this module loads)."""
+    return lambda: sorted(getattr(app_instance(), kind))
+
+
 def hardened(app: FastAPI) -> FastAPI:
     """``app`` (MONAI Label's) with the threaded ``/infer``, MONAI Label's errors as 4xx, and ``harden``'s checks
     configured from the server's conf and environment."""
@@ -72,5 +88,16 @@ def hardened(app: FastAPI) -> FastAPI:
     # The stock async route is registered first and would shadow ours: move ours to the front.
     app.router.routes.insert(0, app.router.routes.pop())
     app.get("/monitoring/", summary="How the served model does over time (drift, agreement, timeline)")(monitoring)
+    app.get("/worklist/", summary="Pre-screening worklist: flagged first, with probability, flag, acquisition, review")(
+        worklist
+    )
     app.add_exception_handler(MONAILabelException, _monailabel_error)
-    return harden(app, ServingSettings.from_environment(), configured_token())
+    settings = ServingSettings.from_environment()
+    roots = [monailabel_settings.MONAI_LABEL_STUDIES, monailabel_settings.MONAI_LABEL_APP_DIR, tempfile.gettempdir()]
+    filter_responses(
+        app,
+        hidden_roots=[*roots, *([settings.model_dir] if settings.model_dir else [])],
+        known_tasks={"/train/": _task_names("_trainers"), "/scoring/": _task_names("_scoring_methods")},
+        expose_paths=settings.expose_paths,
+    )
+    return harden(app, settings, configured_token())

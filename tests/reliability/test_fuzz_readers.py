@@ -22,13 +22,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fuzz_worker import MEMORY_EXIT, RECORD_PREFIX
+
+from tests.support.fuzz_worker import MEMORY_EXIT, RECORD_PREFIX
 
 CASES = int(os.environ.get("PTXSEG_FUZZ_CASES", "3000"))
 SEED = int(os.environ.get("PTXSEG_FUZZ_SEED", "0"))
 MAX_SECONDS_PER_CASE = 10.0
 MAX_RSS_MB = 1024
-WORKER = Path(__file__).with_name("fuzz_worker.py")
+WORKER = Path(__file__).resolve().parents[1] / "support" / "fuzz_worker.py"
 
 
 def run_cases(seeds_dir: Path, siim_dicoms: Path, start: int, stop: int) -> list[dict]:

@@ -17,7 +17,6 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from io_fixtures import marker_array, write_dicom
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
@@ -27,6 +26,7 @@ from pydicom.uid import JPEGBaseline8Bit
 from ptxseg.image import CXRReadError
 from ptxseg.io.labels import read_label
 from ptxseg.io.reader import read_cxr
+from tests.support.io_fixtures import marker_array, write_dicom
 
 # Explicit VR Little Endian element headers with a 4-byte length: tag, VR, two reserved bytes, length.
 HUGE_ELEMENT = struct.pack("<HH2sxxI", 0xA6A1, 0x9DA1, b"OB", 0xA2A1A6A1)

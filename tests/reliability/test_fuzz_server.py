@@ -12,9 +12,10 @@ import time
 from collections import Counter
 
 import pytest
-from fuzz_inputs import fuzz_case, make_seeds
-from server_harness import make_test_studies, running_server
-from server_tools import tree_rss_bytes
+
+from benchmarks.common.process_memory import tree_rss_bytes
+from tests.support.fuzz_inputs import fuzz_case, make_seeds
+from tests.support.server_harness import make_test_studies, running_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

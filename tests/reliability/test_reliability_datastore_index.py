@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
-from app_datastore import last_json, run_in_app
-from server_harness import make_test_studies
+
+from tests.support.app_datastore import last_json, run_in_app
+from tests.support.server_harness import make_test_studies
 
 INDEX = "datastore_v2.json"
 

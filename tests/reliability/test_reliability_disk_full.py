@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_datastore import last_json, run_in_app
-from io_fixtures import marker_array, write_pillow
-from server_harness import make_test_studies
 
 from ptxseg.io.atomic import TEMPORARY_PREFIX, storage_full
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.serving.store import ModelStore
+from tests.support.app_datastore import last_json, run_in_app
+from tests.support.io_fixtures import marker_array, write_pillow
+from tests.support.server_harness import make_test_studies
 
 
 @contextmanager

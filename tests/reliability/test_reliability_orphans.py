@@ -17,9 +17,9 @@ import time
 import psutil
 import pytest
 import requests
-from server_harness import TEST_CONF, make_test_studies, running_server
 
 from ptxseg.serving.ports import check_port_free
+from tests.support.server_harness import TEST_CONF, make_test_studies, running_server
 
 # A stand-in for `ptxseg serve`: starts the supervisor over a shell whose children outlive it in a session of their
 # own (as torchrun workers do), prints the supervisor's pid, then waits.

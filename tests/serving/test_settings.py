@@ -40,6 +40,7 @@ def _every_key(tmp_path) -> dict[str, str]:
         "dropout": "0.2",
         "train_threads": "1",
         "measure_runtimes": "false",
+        "expose_paths": "true",
         "triage_min_positives": "5",
         "triage_min_negatives": "6",
         "triage_min_sensitivity": "0.9",
@@ -61,6 +62,7 @@ def test_every_key_is_parsed_into_its_type(tmp_path):
     assert (settings.scoring_batch_size, settings.mc_samples, settings.train_threads) == (4, 4, 1)
     assert settings.max_upload_bytes == 8 * 2**20
     assert settings.triage_criteria == TriageCriteria(5, 6, 0.9, 0.7) and settings.measure_runtimes is False
+    assert settings.expose_paths is True
 
 
 def test_an_empty_path_means_none_and_the_framework_keys_are_left_to_monai_label():

@@ -56,7 +56,8 @@ class ServingSettings:
     ``mc_samples`` 0 scores uncertainty by flip-TTA; N >= 2 by N MC-dropout draws (the model needs dropout:
     ``dropout`` builds a new model with it). ``train_threads`` 0 means: every CPU core but one.
     ``measure_runtimes`` (with ``backend auto`` on CPU): gate and time the CPU runtimes (int8 among them) for each
-    new model in a child process, and serve the fastest that agrees with PyTorch fp32.
+    new model in a child process, and serve the fastest that agrees with PyTorch fp32. ``expose_paths`` keeps the
+    server's file paths in answers (only for a client on the same machine; hospital folder names can identify).
 
     Example:
         >>> settings = ServingSettings.from_conf({"epochs": "3", "amp": "off"})
@@ -86,6 +87,7 @@ class ServingSettings:
     dropout: float = FINE_TUNING.dropout
     train_threads: int = 0
     measure_runtimes: bool = True
+    expose_paths: bool = False
     triage_min_positives: int = 20
     triage_min_negatives: int = 20
     triage_min_sensitivity: float = 0.8

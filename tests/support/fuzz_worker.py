@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-
-from fuzz_inputs import fuzz_case, make_seeds  # noqa: E402
+# Run as a script by the fuzz tests: the repository root makes `tests.support` importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from ptxseg.image import CXRReadError  # noqa: E402
 from ptxseg.io.labels import read_label  # noqa: E402
 from ptxseg.io.reader import read_cxr  # noqa: E402
+from tests.support.fuzz_inputs import fuzz_case, make_seeds  # noqa: E402
 
 MEMORY_EXIT = 3
 # Decoders print to stdout too (libjpeg: "Corrupt JPEG data..."): records are the lines with this prefix.
