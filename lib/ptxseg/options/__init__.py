@@ -8,6 +8,15 @@ from ptxseg.options.values import (
     check_input_side,
     check_probability,
     parse_bool,
+    parse_text,
 )
 
-__all__ = ["check_at_least", "check_dropout", "check_fraction", "check_input_side", "check_probability", "parse_bool"]
+__all__ = [
+    "check_at_least",
+    "check_dropout",
+    "check_fraction",
+    "check_input_side",
+    "check_probability",
+    "parse_bool",
+    "parse_text",
+]

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["check_at_least", "check_dropout", "check_fraction", "check_input_side", "check_probability", "parse_bool"]
+__all__ = [
+    "parse_text",
+    "check_at_least",
+    "check_dropout",
+    "check_fraction",
+    "check_input_side",
+    "check_probability",
+    "parse_bool",
+]
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -90,3 +98,27 @@ def check_dropout(rate: float) -> float:
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {rate}")
     return rate
+
+
+def _optional_text(value: str) -> str | None:
+    return value or None
+
+
+# Postponed annotations are strings: the parser of each annotation option fields use.
+_TEXT_PARSERS = {"int": int, "float": float, "bool": parse_bool, "str": str, "str | None": _optional_text}
+
+
+def parse_text(name: str, annotation: str, value: str):
+    """An option given as text (a ``--conf KEY VALUE``) as the type its dataclass field is annotated with.
+
+    Example:
+        >>> parse_text("epochs", "int", "3"), parse_text("model", "str | None", "")
+        (3, None)
+        >>> parse_text("amp", "bool", "sometimes")
+        Traceback (most recent call last):
+        ValueError: conf amp='sometimes': expected true or false, got 'sometimes'
+    """
+    try:
+        return _TEXT_PARSERS[annotation](value)
+    except ValueError as error:
+        raise ValueError(f"conf {name}={value!r}: {error}") from error

@@ -24,7 +24,7 @@ from ptxseg.options import (
     check_fraction,
     check_input_side,
     check_probability,
-    parse_bool,
+    parse_text,
 )
 from ptxseg.serving.dicomweb.settings import CONF_KEYS as PACS_CONF_KEYS
 from ptxseg.training.config import TrainConfig
@@ -38,14 +38,6 @@ APP_CONF_VARIABLE = "MONAI_LABEL_APP_CONF"
 # Fine-tuning a served model on a few institutional labels: shorter and less patient than a full training, and
 # judged by the per-image Dice that the champion/challenger rule compares.
 FINE_TUNING = replace(TrainConfig(), epochs=50, patience=10, monitor="per_image_dice")
-
-
-def _optional_path(value: str) -> str | None:
-    return value or None
-
-
-# Field annotations are strings (postponed evaluation): one parser per annotation used below.
-CONF_PARSERS = {"int": int, "float": float, "bool": parse_bool, "str": str, "str | None": _optional_path}
 
 
 @dataclass(frozen=True)
@@ -148,10 +140,7 @@ class ServingSettings:
         for name, value in conf.items():
             if name in FRAMEWORK_KEYS or name in PACS_CONF_KEYS:  # the PACS keys are PacsSettings' to parse
                 continue
-            try:
-                values[name] = CONF_PARSERS[known[name].type](value)
-            except ValueError as error:
-                raise ValueError(f"conf {name}={value!r}: {error}") from error
+            values[name] = parse_text(name, known[name].type, value)
         return cls(**values)
 
     @classmethod

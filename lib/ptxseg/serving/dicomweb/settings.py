@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ptxseg.options import check_at_least, parse_bool
+from ptxseg.options import check_at_least, parse_text
 from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient
 
 __all__ = ["CONF_KEYS", "ENVIRONMENT_KEYS", "PacsSettings", "connect_from_command_line", "secret_from_environment"]
@@ -88,14 +88,11 @@ class PacsSettings:
     @classmethod
     def from_conf(cls, conf: Mapping[str, str], url: str, auth: PacsAuth | None = None) -> PacsSettings:
         """Parse the PACS keys of an app conf (other keys are the app's, and ignored here)."""
-        parsers = {"bool": parse_bool, "int": int, "float": float, "str": str}
-        values = {}
-        for item in fields(cls):
-            if item.name in conf and item.name in CONF_KEYS:
-                try:
-                    values[item.name] = parsers[item.type](conf[item.name])
-                except ValueError as error:
-                    raise ValueError(f"conf {item.name}={conf[item.name]!r}: {error}") from error
+        values = {
+            item.name: parse_text(item.name, item.type, conf[item.name])
+            for item in fields(cls)
+            if item.name in conf and item.name in CONF_KEYS
+        }
         return cls(url=url, auth=auth or PacsAuth(), **values)
 
     @classmethod
