@@ -21,11 +21,12 @@ def test_export_then_train_on_it(siim_sample, tmp_path, capsys):
     assert (tmp_path / "run" / "best.safetensors").is_file()
 
 
-def test_export_without_deidentify_or_from_dicomweb_is_refused(tmp_path, capsys):
+def test_export_without_deidentify_or_from_an_unreachable_pacs_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PTXSEG_DICOMWEB_URL", "")  # the command exports the PACS settings to its environment
     assert main(["export-dataset", "--studies", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "pass --deidentify" in capsys.readouterr().err
     assert (
         main(["export-dataset", "--dicomweb", "http://127.0.0.1:1", "--out", str(tmp_path / "o"), "--deidentify"]) == 2
     )
-    assert "not supported yet" in capsys.readouterr().err
+    assert "cannot use the PACS" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

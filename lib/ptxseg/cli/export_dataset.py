@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 __all__ = ["register", "run"]
 
@@ -22,7 +24,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--studies", metavar="DIR", help="MONAI Label studies folder (images + labels/final)")
-    source.add_argument("--dicomweb", metavar="URL", help="a DICOMweb PACS (not supported yet)")
+    source.add_argument(
+        "--dicomweb", metavar="URL", help="a DICOMweb PACS: its CR/DX instances with a MANUAL SEG (final label)"
+    )
+    parser.add_argument("--dicomweb-user", help="basic-auth user (password in PTXSEG_DICOMWEB_PASSWORD[_FILE])")
+    parser.add_argument("--dicomweb-ca-bundle", metavar="PEM", help="certificate authorities to trust for https")
     parser.add_argument("--out", required=True, metavar="DIR", help="new or empty folder to write")
     parser.add_argument(
         "--deidentify", action="store_true", help="required: the export is always de-identified; say so explicitly"
@@ -39,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.deidentify:
         raise ValueError("pass --deidentify: ptxseg exports only de-identified copies of the labelled set")
-    if args.dicomweb:
-        raise ValueError("--dicomweb is not supported yet; export the app's studies folder with --studies DIR")
-    result = export_dataset(args.studies, args.out, key_file=args.key_file)
+    with tempfile.TemporaryDirectory(prefix="ptxseg-export-") as folder:
+        studies = _from_pacs(args, Path(folder)) if args.dicomweb else args.studies
+        result = export_dataset(studies, args.out, key_file=args.key_file)
     print(
         f"exported {len(result.exported)} de-identified images with their labels to {args.out} "
         f"({MANIFEST_NAME}, {RLE_CSV_NAME}); skipped {len(result.skipped)} that are not DICOM"
@@ -52,3 +58,14 @@ def run(args: argparse.Namespace) -> int:
     if result.key_file:
         print(f"key (old -> new ids): {result.key_file}; keep it apart from the export")
     return 0
+
+
+def _from_pacs(args: argparse.Namespace, folder: Path) -> Path:
+    """The PACS's labelled instances copied into a temporary studies folder (they never stay on this machine)."""
+    from ptxseg.serving.dicomweb.labelled import copy_labelled_instances
+    from ptxseg.serving.dicomweb.settings import connect_from_command_line
+
+    settings = connect_from_command_line(args.dicomweb, args.dicomweb_user, args.dicomweb_ca_bundle, {})
+    copied = copy_labelled_instances(settings, folder / "pacs", folder / "studies")
+    print(f"PACS {args.dicomweb}: {copied} labelled instances")
+    return folder / "studies"
