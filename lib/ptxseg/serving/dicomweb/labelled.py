@@ -11,6 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ptxseg.io.formats import known_suffix
 from ptxseg.serving.dicomweb.settings import PacsSettings
 
 __all__ = ["copy_labelled_instances"]
@@ -35,5 +36,5 @@ def copy_labelled_instances(settings: PacsSettings, state: str | os.PathLike, st
     for uid in labelled:
         shutil.copyfile(pacs.get_image_uri(uid), studies / f"{uid}.dcm")
         label = Path(pacs.get_label_uri(uid, "final"))
-        shutil.copyfile(label, studies / LABELS / f"{uid}{''.join(label.suffixes)}")
+        shutil.copyfile(label, studies / LABELS / f"{uid}{known_suffix(label.name)}")  # UIDs are full of dots
     return len(labelled)
