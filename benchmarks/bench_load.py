@@ -45,7 +45,11 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="ptxseg-bench-load-") as folder:
         studies = make_demo_studies(Path(folder) / "studies", n=args.requests, size=args.size)
         with running_server(studies, Path(folder) / "model", conf) as server:
-            image_ids = sorted(server.get("/datastore/?output=all").json()["objects"])[: args.requests]
+            objects = server.get("/datastore/?output=all").json()["objects"]
+            image_ids = sorted(
+                key for key, entry in objects.items() if not entry["image"]["info"].get("ptx_unreadable")
+            )
+            image_ids = image_ids[: args.requests]
             quiet = [infer_one(server, image_id) for image_id in image_ids]
             rows = [
                 _row("one at a time", quiet, quiet),

@@ -98,7 +98,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "setup": (
             f"{args.encoder} U-Net from random init, {args.size} px phantoms, batch {args.batch_size}, "
             f"{args.steps} steps/epoch, {args.epochs} timed epochs after 1 warm-up, augmentation on, CPU "
-            f"{mixed_precision_dtype(torch.device('cpu'), config.amp) or 'fp32'}"
+            f"{mixed_precision_dtype(torch.device('cpu'), config) or 'fp32'}"
         ),
         "rows": rows,
     }

@@ -53,11 +53,11 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="ptxseg-bench-precision-") as folder:
         items = phantom_training_items(Path(folder) / "phantoms", args.train + 16, args.size)
         train_items, val_items, held_out = items[: args.train], items[args.train : args.train + 8], items[-8:]
-        for amp in (False, True):
-            run_config = replace(config, amp=amp)
-            result = train(train_items, val_items, run_config, Path(folder) / f"run-{amp}")
+        for cpu_bf16 in (False, True):
+            run_config = replace(config, cpu_bf16=cpu_bf16)
+            result = train(train_items, val_items, run_config, Path(folder) / f"run-{cpu_bf16}")
             seconds = sum(record["seconds"] for record in result.history)
-            dtype = mixed_precision_dtype(torch.device("cpu"), amp)
+            dtype = mixed_precision_dtype(torch.device("cpu"), run_config)
             rows.append(
                 {
                     "precision": str(dtype).replace("torch.", "") if dtype else "fp32",

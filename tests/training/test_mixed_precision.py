@@ -13,11 +13,12 @@ from ptxseg.training.loop import TrainingRun, mixed_precision_dtype
 
 def test_the_autocast_type_follows_the_device_and_the_cpu(monkeypatch):
     monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: True)
-    assert mixed_precision_dtype(torch.device("cpu"), amp=True) == torch.bfloat16
-    assert mixed_precision_dtype(torch.device("cuda"), amp=True) == torch.float16
-    assert mixed_precision_dtype(torch.device("cpu"), amp=False) is None
+    assert mixed_precision_dtype(torch.device("cpu"), TrainConfig(cpu_bf16=True)) == torch.bfloat16
+    assert mixed_precision_dtype(torch.device("cpu"), TrainConfig()) is None  # fp32 unless asked
+    assert mixed_precision_dtype(torch.device("cuda"), TrainConfig()) == torch.float16
+    assert mixed_precision_dtype(torch.device("cuda"), TrainConfig(amp=False)) is None
     monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: False)
-    assert mixed_precision_dtype(torch.device("cpu"), amp=True) is None  # emulated bf16 would only be slower
+    assert mixed_precision_dtype(torch.device("cpu"), TrainConfig(cpu_bf16=True)) is None  # emulated: only slower
 
 
 def _items(folder, count):
@@ -33,7 +34,9 @@ def _items(folder, count):
 def test_a_bf16_cpu_step_trains_channels_last_without_loss_scaling(tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: True)
     items = _items(tmp_path, 6)
-    config = TrainConfig(image_size=64, batch_size=2, epochs=1, encoder="efficientnet-b0", device="cpu", augment=False)
+    config = TrainConfig(
+        image_size=64, batch_size=2, epochs=1, encoder="efficientnet-b0", device="cpu", augment=False, cpu_bf16=True
+    )
     run = TrainingRun(items[:4], items[4:], config, init_checkpoint=None)
     before = [parameter.detach().clone() for parameter in run.model.parameters()][:3]
 

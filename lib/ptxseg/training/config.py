@@ -22,7 +22,7 @@ _FLAG_TYPES = {"int": int, "float": float, "str": str, "int | None": int, "str |
 
 
 def _option(default, flag: str, help: str, **argparse_options):
-    """A field with its command-line flag; a bool field's flag switches it off (``--no-augment``)."""
+    """A field with its command-line flag; a bool field's flag flips its default (``--no-augment``, ``--cpu-bf16``)."""
     return field(default=default, metadata={"flag": flag, "help": help, **argparse_options})
 
 
@@ -56,7 +56,10 @@ class TrainConfig:
     dice_weight: float = _option(1.0, "--dice-weight", "weight of the Dice term of the loss")
     bce_weight: float = _option(1.0, "--bce-weight", "weight of the BCE term of the loss")
     augment: bool = _option(True, "--no-augment", "switch the heavy augmentation off")
-    amp: bool = _option(True, "--no-amp", "train in fp32 (default: fp16 on GPU, bf16 on CPUs with native bf16)")
+    amp: bool = _option(True, "--no-amp", "full fp32 on GPU")
+    cpu_bf16: bool = _option(
+        False, "--cpu-bf16", "bf16 autocast + channels_last on a CPU with native bf16 (AVX-512 BF16, AMX); else fp32"
+    )
     device: str = _option("auto", "--device", "auto | cpu | cuda[:N]")
     num_workers: int = _option(0, "--workers", "data loader worker processes")
     seed: int = _option(0, "--seed", "seed of the split, initialisation and sampling")
@@ -96,7 +99,8 @@ class TrainConfig:
         for item in fields(cls):
             options = {key: value for key, value in item.metadata.items() if key != "flag"}
             if item.type == "bool":
-                parser.add_argument(item.metadata["flag"], dest=item.name, action="store_false", **options)
+                action = "store_false" if item.default else "store_true"
+                parser.add_argument(item.metadata["flag"], dest=item.name, action=action, **options)
                 continue
             default = item.default if item.default is not MISSING else None
             help_text = options.pop("help") + ("" if default is None else f" (default: {default})")
@@ -120,7 +124,7 @@ class TrainConfig:
         for item in fields(self):
             value = getattr(self, item.name)
             if item.type == "bool":
-                arguments += [] if value else [item.metadata["flag"]]
+                arguments += [item.metadata["flag"]] if value != item.default else []
             elif value is not None:
                 arguments += [item.metadata["flag"], str(value)]
         return arguments
