@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import SimpleITK as sitk
 
-from ptxseg.io.labels import write_label
+from ptxseg.io.labels import read_label, write_label
 from ptxseg.io.reader import read_cxr
 from tests.support.server_harness import infer_all, make_test_studies, running_server
 
@@ -36,8 +35,8 @@ def test_the_agreement_with_a_submitted_label_is_served_and_shown(tmp_path):
         response, label_bytes, result = infer_all(server, image_id)
         assert response.status_code == 200, response.text
         (tmp_path / "prediction.nrrd").write_bytes(label_bytes)
-        shown = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "prediction.nrrd")))[0] == 1
         image = read_cxr(next(studies.glob(f"{image_id}.*")))
+        shown = read_label(tmp_path / "prediction.nrrd", like=image) == 1
         final = np.zeros(image.shape, bool)
         final[20:60, 10:50] = True
         with open(write_label(final, like=image, path=tmp_path / "final.nrrd"), "rb") as stream:
