@@ -9,7 +9,7 @@ import pytest
 
 from ptxseg.serving.served_model import ServedModel
 from ptxseg.serving.settings import ServingSettings
-from ptxseg.serving.store import HISTORY_LENGTH, ModelRecord, ModelStore
+from ptxseg.serving.store import HISTORY_LENGTH, LOCK_NAME, ModelRecord, ModelStore
 from tests.support.small_model import write_small_checkpoint
 
 
@@ -34,8 +34,8 @@ def test_install_serves_the_new_model_keeps_the_old_one_and_bumps_the_version(tm
     assert record.trained and record.validation_dice == 0.8 and record.training_images == 12
     assert record.history == [{"n": 1, "version": 2}]
     assert sorted(path.name for path in store.directory.iterdir()) == sorted(
-        [store.served_path.name, store.previous_path.name, store.record_path.name]
-    )
+        [store.served_path.name, store.previous_path.name, store.record_path.name, LOCK_NAME]
+    )  # no temporary file left behind
 
 
 def test_an_outcome_that_changes_nothing_is_recorded_and_the_history_is_bounded(tmp_path):
