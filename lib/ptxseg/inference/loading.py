@@ -12,7 +12,7 @@ from ptxseg.inference.ensemble import EnsembleBackend
 from ptxseg.inference.predictor import DEFAULT_TRIAGE_THRESHOLD, Predictor
 from ptxseg.inference.runtimes import select_backend
 from ptxseg.inference.two_stage import ClassifierBackend, TwoStagePredictor
-from ptxseg.model.bundle import load_bundle, model_kind
+from ptxseg.model.bundle import check_options, load_bundle, model_kind
 from ptxseg.transforms.postprocess import postprocess_from_dict
 
 __all__ = ["load_predictor"]
@@ -24,8 +24,11 @@ def load_predictor(
     backend: str = "auto",
     postprocess=None,
     triage_threshold: float = DEFAULT_TRIAGE_THRESHOLD,
+    options: dict | None = None,
 ) -> Predictor:
     """The warm predictor of any model file; post-processing defaults to the one stored with it.
+
+    ``options`` replaces a bundle's stored recipe options (a server's conf decides its thresholds).
 
     Example:
         >>> load_predictor("ensemble.safetensors").backend.name  # doctest: +SKIP
@@ -34,6 +37,9 @@ def load_predictor(
     if model_kind(path) == "unet":
         return Predictor.from_checkpoint(path, device, backend, postprocess, triage_threshold)
     bundle = load_bundle(path)
+    if options is not None:
+        check_options(bundle.kind, options)
+        bundle.options = options
     size = bundle.image_size
     # Members are exported to ONNX in temporary folders: the cache beside a checkpoint holds one network.
     runtimes = [select_backend(model, size, device=device, kind=backend) for model, _ in bundle.unets]

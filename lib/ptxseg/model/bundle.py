@@ -31,6 +31,7 @@ __all__ = [
     "MODEL_KINDS",
     "ClassifierMetadata",
     "ModelBundle",
+    "check_options",
     "load_any",
     "load_bundle",
     "model_kind",
