@@ -56,11 +56,11 @@ def infer_in_thread(
     return stock_infer.run_inference(background_tasks, model, image, session_id, params, file, label, output)
 
 
-def hardened(app: FastAPI) -> FastAPI:
+def hardened(app: FastAPI, settings: ServingSettings | None = None) -> FastAPI:
     """``app`` (MONAI Label's) with the threaded ``/infer``, MONAI Label's errors as 4xx, and ``harden``'s checks
-    configured from the server's conf and environment."""
+    configured from ``settings`` (default: the server's conf) and the environment. The sample apps pass theirs."""
     app.post("/infer/{model}", summary="Run inference (in a worker thread)")(infer_in_thread)
     # The stock async route is registered first and would shadow ours: move ours to the front.
     app.router.routes.insert(0, app.router.routes.pop())
     app.add_exception_handler(MONAILabelException, _monailabel_error)
-    return harden(app, ServingSettings.from_environment(), configured_token())
+    return harden(app, settings or ServingSettings.from_environment(), configured_token())

@@ -6,13 +6,15 @@ runtime and upload settings mean the same in every app and unknown keys are refu
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ptxseg.model.bundle import check_options
 from ptxseg.model.network import SUPPORTED_ENCODERS
 from ptxseg.options import parse_bool
-from ptxseg.serving.settings import ServingSettings
+from ptxseg.serving.settings import APP_CONF_VARIABLE, ServingSettings
 from ptxseg.training.recipes import DEFAULT_ENSEMBLE, default_options
 
 __all__ = ["RECIPE_KEYS", "RecipeSettings"]
@@ -54,6 +56,8 @@ class RecipeSettings:
             raise ValueError(f"unknown recipe {kind!r}; use one of {sorted(RECIPE_KEYS)}")
         own = {key: value for key, value in conf.items() if key in RECIPE_KEYS[kind]}
         serving = ServingSettings.from_conf({key: value for key, value in conf.items() if key not in own})
+        if serving.mc_samples:
+            raise ValueError("conf mc_samples: a recipe app scores uncertainty by flip-TTA; drop mc_samples")
         options = default_options(kind, serving.image_size)
         members = DEFAULT_ENSEMBLE
         try:
@@ -71,6 +75,17 @@ class RecipeSettings:
         except ValueError as error:
             raise ValueError(f"conf {error}" if str(error).startswith("members") else f"conf: {error}") from error
         return cls(kind, serving, members, options)
+
+    @classmethod
+    def from_environment(cls, kind: str, environ: Mapping[str, str] = os.environ) -> RecipeSettings:
+        """The settings of the server process, from the conf MONAI Label passed in ``MONAI_LABEL_APP_CONF``.
+
+        Example:
+            >>> environ = {APP_CONF_VARIABLE: '{"classifier_threshold": "0.3"}'}
+            >>> RecipeSettings.from_environment("two_stage", environ).options["classifier_threshold"]
+            0.3
+        """
+        return cls.from_conf(kind, json.loads(environ.get(APP_CONF_VARIABLE) or "{}"))
 
 
 def _members(value: str | None) -> tuple[str, ...]:
