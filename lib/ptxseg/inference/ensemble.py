@@ -24,7 +24,7 @@ class EnsembleBackend:
     """Mean probability of every member (and of each member's mirrored view when ``hflip``), as logits.
 
     Example:
-        >>> half = EnsembleBackend([lambda b: np.zeros_like(b), lambda b: np.full_like(b, 50.0)], hflip=False)
+        >>> half = EnsembleBackend([lambda b: np.full_like(b, -50.0), lambda b: np.full_like(b, 50.0)], hflip=False)
         >>> float(expit(half(np.zeros((1, 1, 2, 2), np.float32))).round(3).max())
         0.5
         >>> half.name

@@ -100,9 +100,9 @@ def check_options(kind: str, options: dict) -> None:
     """Refuse a recipe's options that are unknown, missing or out of range, naming what is valid.
 
     Example:
-        >>> check_options("two_stage", {"classifier_threshold": 1.5, "postprocess": {"kind": "threshold"}})
+        >>> check_options("ensemble", {"hflip": True})
         Traceback (most recent call last):
-        ValueError: classifier_threshold must be in [0, 1], got 1.5
+        ValueError: a ensemble model's options are ['hflip', 'postprocess'], got ['hflip']
     """
     if kind not in _OPTION_KEYS:
         raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(MODEL_KINDS)}")
@@ -120,7 +120,8 @@ def save_bundle(path: str | os.PathLike, bundle: ModelBundle) -> Path:
 
     Example:
         >>> from ptxseg.model.network import build_architecture
-        >>> unets = [(build_architecture("efficientnet-b0"), CheckpointMetadata("efficientnet-b0", image_size=64))] * 2
+        >>> meta = CheckpointMetadata("efficientnet-b0", image_size=64)
+        >>> unets = [(build_architecture("efficientnet-b0"), meta), (build_architecture("efficientnet-b0"), meta)]
         >>> options = {"hflip": True, "postprocess": {"kind": "threshold", "threshold": 0.5, "min_area": 0}}
         >>> path = save_bundle("ensemble.safetensors", ModelBundle("ensemble", unets, options))
         >>> model_kind(path), len(load_bundle(path).unets)
