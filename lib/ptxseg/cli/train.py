@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         log = None
         if distributed.rank() == 0:
             log = TrainingLog(out)
-            (out / "val_ids.txt").write_text("".join(f"{item.image_id}\n" for item in val_items))
+            _write_val_ids(out, val_items)
         if args.kind != "unet":
             return _train_recipe(args, train_items, val_items, config, out)
         summary = {"specs": args.data, "train": len(train_items), "validation": len(val_items)}
@@ -109,6 +109,7 @@ def _train_recipe(args: argparse.Namespace, train_items, val_items, config: Trai
 
     if distributed.world_size() > 1:
         raise ValueError(f"--kind {args.kind} trains in one process; run it without torchrun")
+    _write_val_ids(out, val_items)
     members = [name.strip() for name in args.members.split(",") if name.strip()]
     init = Path(args.init) if args.init else None
     result = train_recipe(args.kind, train_items, val_items, config, out, members, init)
@@ -116,3 +117,9 @@ def _train_recipe(args: argparse.Namespace, train_items, val_items, config: Trai
     for member in result.member_metrics:
         print(f"  member {member['encoder']}: {member}")
     return 0
+
+
+def _write_val_ids(out, val_items) -> None:
+    """The validation ids, so that evaluate/compare can judge on the same held-out images (``--ids``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "val_ids.txt").write_text("".join(f"{item.image_id}\n" for item in val_items))
