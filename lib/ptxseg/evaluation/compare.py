@@ -122,7 +122,7 @@ def _plot(rows: list[dict], path: Path) -> Path:
     figure = Figure(figsize=(9, 3.5))
     dice_axes, latency_axes = figure.subplots(1, 2)
     names = [row["name"] for row in rows]
-    dice_axes.boxplot([[case["dice"] for case in row["per_image"]] for row in rows], labels=names)
+    dice_axes.boxplot([[case["dice"] for case in row["per_image"]] for row in rows], tick_labels=names)
     dice_axes.set_title("Dice per image")
     latency_axes.bar(names, [row["latency_ms"] for row in rows])
     latency_axes.set_title("ms per image (this machine)")

@@ -11,7 +11,7 @@ import os
 from ptxseg.inference.ensemble import EnsembleBackend
 from ptxseg.inference.predictor import DEFAULT_TRIAGE_THRESHOLD, Predictor
 from ptxseg.inference.runtimes import select_backend
-from ptxseg.inference.two_stage import ClassifierBackend, TwoStagePredictor
+from ptxseg.inference.two_stage import TwoStagePredictor
 from ptxseg.model.bundle import check_options, load_bundle, model_kind
 from ptxseg.transforms.postprocess import postprocess_from_dict
 
@@ -41,11 +41,13 @@ def load_predictor(
         check_options(bundle.kind, options)
         bundle.options = options
     size = bundle.image_size
-    # Members are exported to ONNX in temporary folders: the cache beside a checkpoint holds one network.
+    # Networks are exported to ONNX in temporary folders: the cache beside a checkpoint holds one network.
     runtimes = [select_backend(model, size, device=device, kind=backend) for model, _ in bundle.unets]
     chosen = postprocess or postprocess_from_dict(bundle.options["postprocess"])
     options = {"image_size": size, "postprocess": chosen, "triage_threshold": triage_threshold}
     if bundle.kind == "ensemble":
         return Predictor(EnsembleBackend(runtimes, bundle.options["hflip"]), **options)
-    classifier = ClassifierBackend(bundle.classifier[0], device)
+    # The classifier runs on the same kind of runtime as the U-Net (OpenVINO on CPU): measured, PyTorch beside a
+    # busy OpenVINO runtime took seconds per image on 2 cores.
+    classifier = select_backend(bundle.classifier[0], size, device=device, kind=backend)
     return TwoStagePredictor(classifier, bundle.options["classifier_threshold"], runtimes[0], **options)

@@ -7,45 +7,21 @@ image's pneumothorax probability is the classifier's. Everything else is the ``P
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy.special import expit
-from torch import nn
 
-from ptxseg.compute.device import resolve_device
 from ptxseg.inference.predictor import Predictor
 from ptxseg.inference.runtimes import InferenceBackend
 from ptxseg.options import check_probability
 from ptxseg.transforms.intensity import normalize
 
-__all__ = ["ClassifierBackend", "TwoStagePredictor"]
-
-
-class ClassifierBackend:
-    """The classifier on PyTorch: a normalised batch (N, 1, S, S) -> N logits.
-
-    Example:
-        >>> from ptxseg.model.classifier import build_classifier
-        >>> ClassifierBackend(build_classifier("efficientnet-b0").eval())(np.zeros((2, 1, 64, 64), np.float32)).shape
-        (2,)
-    """
-
-    name = "torch"
-
-    def __init__(self, model: nn.Module, device: str = "cpu"):
-        self.device = torch.device(resolve_device(device))
-        self.model = model.to(self.device).eval()
-
-    @torch.inference_mode()
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """Image-level logits."""
-        return self.model(torch.from_numpy(batch).to(self.device)).float()[:, 0].cpu().numpy()
+__all__ = ["TwoStagePredictor"]
 
 
 class TwoStagePredictor(Predictor):
     """A ``Predictor`` whose masks are gated by an image-level classifier.
 
     Args:
-        classifier: normalised batch -> N logits (e.g. :class:`ClassifierBackend`).
+        classifier: normalised batch -> N logits (any shape of N values: a runtime's (N, 1) output does).
         classifier_threshold: classifier probability below which the mask is empty.
         backend, image_size, postprocess, triage_threshold: the segmenter's, as for ``Predictor``; the triage flag
             is raised by the classifier's probability.
@@ -67,7 +43,7 @@ class TwoStagePredictor(Predictor):
     def maps_and_scores(self, fitted: np.ndarray) -> tuple[np.ndarray, list[float]]:
         """The segmenter's maps, zeroed where the classifier says no, and the classifier's probabilities."""
         batch = normalize(np.asarray(fitted, np.float32))[:, None]
-        probabilities = expit(self.classifier(batch).astype(np.float32))
+        probabilities = expit(np.asarray(self.classifier(batch), np.float32).reshape(len(batch)))
         maps = super().probability_maps(fitted)
         maps[probabilities < self.classifier_threshold] = 0.0
         return maps, [float(value) for value in probabilities]
