@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ptxseg.inference.loading import load_predictor
 from ptxseg.inference.predictor import Predictor
+from ptxseg.inference.two_stage import TwoStagePredictor
 from ptxseg.model.bundle import ClassifierMetadata, ModelBundle, load_bundle, save_bundle
 from ptxseg.model.checkpoint import CheckpointMetadata
 from ptxseg.model.classifier import build_classifier
@@ -65,6 +66,8 @@ class RecipeServedModel(ServedModel):
                     options=self.recipe.options,
                 )
                 self._predictor.backend = OneCallAtATime(self._predictor.backend)
+                if isinstance(self._predictor, TwoStagePredictor):  # a compiled runtime too: one caller at a time
+                    self._predictor.classifier = OneCallAtATime(self._predictor.classifier)
                 self._uncertainty = None
                 self._loaded_stamp = stamp
             return self._predictor
