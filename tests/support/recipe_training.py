@@ -41,6 +41,8 @@ class TrainedRecipes:
 
 def _write_held_out(folder: Path) -> str:
     first = TRAIN_COUNT + VAL_COUNT  # the seeds train_phantom_model holds out
+    for part in ("images", "masks"):
+        (folder / part).mkdir(parents=True, exist_ok=True)
     for seed in range(first, first + HELD_OUT_COUNT):
         phantom = make_phantom(size=SIZE, positive=seed % 2 == 0, seed=seed, difficulty=DIFFICULTY)
         write_png(quantize(phantom.image), folder / "images" / f"phantom-{seed}.png")
