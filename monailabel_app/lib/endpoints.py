@@ -81,9 +81,9 @@ def _task_names(kind: str):
     return lambda: sorted(getattr(app_instance(), kind))
 
 
-def hardened(app: FastAPI) -> FastAPI:
+def hardened(app: FastAPI, settings: ServingSettings | None = None) -> FastAPI:
     """``app`` (MONAI Label's) with the threaded ``/infer``, MONAI Label's errors as 4xx, and ``harden``'s checks
-    configured from the server's conf and environment."""
+    configured from ``settings`` (default: the server's conf) and the environment. The sample apps pass theirs."""
     app.post("/infer/{model}", summary="Run inference (in a worker thread)")(infer_in_thread)
     # The stock async route is registered first and would shadow ours: move ours to the front.
     app.router.routes.insert(0, app.router.routes.pop())
@@ -92,7 +92,7 @@ def hardened(app: FastAPI) -> FastAPI:
         worklist
     )
     app.add_exception_handler(MONAILabelException, _monailabel_error)
-    settings = ServingSettings.from_environment()
+    settings = settings or ServingSettings.from_environment()
     roots = [monailabel_settings.MONAI_LABEL_STUDIES, monailabel_settings.MONAI_LABEL_APP_DIR, tempfile.gettempdir()]
     filter_responses(
         app,

@@ -65,12 +65,31 @@ def model_summary(path: str | Path, backend_name: str) -> dict:
         >>> model_summary("best.safetensors", "openvino-bf16")["encoder"]  # doctest: +SKIP
         'efficientnet-b4'
     """
+    from ptxseg.model.bundle import load_bundle, model_kind
     from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint
 
+    kind = model_kind(path)
+    if kind != "unet":
+        bundle = load_bundle(path)
+        return {
+            "path": str(Path(path).resolve()),
+            "kind": kind,
+            "encoder": kind + " of " + " + ".join(member["encoder"] for member in bundle.describe()),
+            "encoder_weights": "trained members",
+            "created": "see members",
+            "ptxseg_version": "see members",
+            "members": bundle.describe(),
+            "image_size": bundle.image_size,
+            "options": bundle.options,
+            "training_data": bundle.training_data,
+            "training_metrics": bundle.metrics,
+            "backend": backend_name,
+        }
     _, stored = load_checkpoint(path)
     metadata = stored or CheckpointMetadata()
     return {
         "path": str(Path(path).resolve()),
+        "kind": kind,
         "has_metadata": stored is not None,
         "encoder": metadata.encoder,
         "image_size": metadata.image_size,
@@ -91,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from ptxseg.evaluation.evaluate import evaluate
     from ptxseg.evaluation.report import REPORT_NAME, write_evaluation
     from ptxseg.evaluation.tuning import store_postprocess, tune_postprocess
-    from ptxseg.inference.predictor import Predictor
+    from ptxseg.inference.loading import load_predictor
     from ptxseg.transforms.postprocess import ThresholdPostprocess
 
     explicit = args.threshold is not None or args.min_area is not None
@@ -103,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     items = load_data_specs(args.data)
     if args.ids:
         items = select_ids(items, Path(args.ids))
-    predictor = Predictor.from_checkpoint(args.model, args.device, args.backend, postprocess, args.triage_threshold)
+    predictor = load_predictor(args.model, args.device, args.backend, postprocess, args.triage_threshold)
     tuning = None
     if args.tune:
         tuning = tune_postprocess(predictor, items, args.batch_size)

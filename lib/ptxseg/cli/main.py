@@ -82,7 +82,7 @@ def command_modules() -> list[ModuleType]:
 
     Example:
         >>> [module.__name__ for module in command_modules()][:2]
-        ['ptxseg.cli.convert_siim', 'ptxseg.cli.evaluate']
+        ['ptxseg.cli.compare', 'ptxseg.cli.convert_siim']
     """
     names = sorted(info.name for info in pkgutil.iter_modules(commands_package.__path__) if info.name != _THIS_MODULE)
     return [importlib.import_module(f"{commands_package.__name__}.{name}") for name in names]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ptxseg.training.config import TrainConfig
+from ptxseg.training.recipes import DEFAULT_ENSEMBLE
 
 __all__ = ["register", "run"]
 
@@ -32,7 +33,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     split.add_argument("--val-ids", help="file of validation image ids (one per line or an ImageId CSV column)")
     split.add_argument("--val-fraction", type=float, default=0.1, help="random validation share (default 0.1)")
     TrainConfig.add_arguments(parser)
-    parser.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
+    parser.add_argument(
+        "--kind",
+        choices=("unet", "ensemble", "two_stage"),
+        default="unet",
+        help="unet (the paper's model), ensemble (one U-Net per --members encoder, averaged with flip-TTA, triplet "
+        "thresholds) or two_stage (an --encoder classifier gating an --encoder U-Net); default: unet",
+    )
+    parser.add_argument(
+        "--members",
+        default=",".join(DEFAULT_ENSEMBLE),
+        help=f"the ensemble's encoders, comma-separated (default: {','.join(DEFAULT_ENSEMBLE)})",
+    )
+    parser.add_argument("--init", help="start from this model's weights (fine-tuning; any kind, as --kind)")
     parser.add_argument("--resume", help="continue an interrupted run from its last_state.pt")
     parser.set_defaults(run=run)
 
@@ -63,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
         log = None
         if distributed.rank() == 0:
             log = TrainingLog(out)
-            (out / "val_ids.txt").write_text("".join(f"{item.image_id}\n" for item in val_items))
+            _write_val_ids(out, val_items)
+        if args.kind != "unet":
+            return _train_recipe(args, train_items, val_items, config, out)
         summary = {"specs": args.data, "train": len(train_items), "validation": len(val_items)}
         result = train(
             train_items,
@@ -83,3 +98,28 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         distributed.shutdown()
+
+
+def _train_recipe(args: argparse.Namespace, train_items, val_items, config: TrainConfig, out) -> int:
+    """An ensemble or two-stage model: every member trained, the bundle judged as a whole (single process)."""
+    from pathlib import Path
+
+    from ptxseg.compute import distributed
+    from ptxseg.training.recipes import train_recipe
+
+    if distributed.world_size() > 1:
+        raise ValueError(f"--kind {args.kind} trains in one process; run it without torchrun")
+    _write_val_ids(out, val_items)
+    members = [name.strip() for name in args.members.split(",") if name.strip()]
+    init = Path(args.init) if args.init else None
+    result = train_recipe(args.kind, train_items, val_items, config, out, members, init)
+    print(f"{args.kind} model: {result.checkpoint}  (validation as a whole: {result.metrics})")
+    for member in result.member_metrics:
+        print(f"  member {member['encoder']}: {member}")
+    return 0
+
+
+def _write_val_ids(out, val_items) -> None:
+    """The validation ids, so that evaluate/compare can judge on the same held-out images (``--ids``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "val_ids.txt").write_text("".join(f"{item.image_id}\n" for item in val_items))

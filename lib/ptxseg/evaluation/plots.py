@@ -85,7 +85,8 @@ class CaseGallery:
             self._worst = self._insert(self._worst, worst_key, case)
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_figure(figure: Figure, path: Path) -> Path:
+    """Write a figure at the report resolution."""
     figure.savefig(path, dpi=_DPI, bbox_inches="tight")
     return path
 
@@ -107,7 +108,7 @@ def plot_threshold_sweep(sweep: dict, path: Path, used_threshold: float | None =
     axes.set_title("Dice against threshold (no minimum area)")
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_dice_histogram(dice: list[float], has_pneumothorax: list[bool], path: Path) -> Path:
@@ -130,7 +131,7 @@ def plot_dice_histogram(dice: list[float], has_pneumothorax: list[bool], path: P
     axes.set(xlabel="per-image Dice (SIIM rule)", ylabel="images", xlim=(0, 1))
     axes.set_title(f"Per-image Dice, {dice_values.size} images")
     axes.legend(fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _draw_case(axes, case: Case, label: str) -> None:
@@ -157,4 +158,4 @@ def plot_cases(gallery: CaseGallery, path: Path) -> Path:
             if column < len(cases):
                 _draw_case(axes, cases[column], label)
     figure.suptitle("Best (top) and worst (bottom) cases: truth green, prediction red")
-    return _save(figure, path)
+    return save_figure(figure, path)

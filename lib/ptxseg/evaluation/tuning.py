@@ -20,6 +20,7 @@ from ptxseg.datasets.labelled import LabelledImage
 from ptxseg.evaluation.evaluate import read_labelled_batches
 from ptxseg.evaluation.metrics import PooledCounts, per_image_dice
 from ptxseg.inference.predictor import Predictor
+from ptxseg.model.bundle import load_bundle, model_kind, save_bundle
 from ptxseg.model.checkpoint import load_model, save_checkpoint
 from ptxseg.transforms.fit import fit_mask, fit_to_square
 from ptxseg.transforms.postprocess import ThresholdPostprocess, TripletPostprocess
@@ -155,6 +156,11 @@ def store_postprocess(checkpoint: str | os.PathLike, postprocess: ThresholdPostp
     Example:
         >>> store_postprocess("best.safetensors", ThresholdPostprocess(0.6, 262))  # doctest: +SKIP
     """
+    if model_kind(checkpoint) != "unet":  # an ensemble or two-stage bundle keeps its post-processing in its options
+        bundle = load_bundle(checkpoint)
+        bundle.options = {**bundle.options, "postprocess": postprocess.to_dict()}
+        save_bundle(checkpoint, bundle)
+        return
     model, metadata = load_model(checkpoint)
     metadata.update(postprocess=postprocess.to_dict())
     save_checkpoint(checkpoint, model, metadata)

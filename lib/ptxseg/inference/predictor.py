@@ -105,6 +105,12 @@ class Predictor:
         logits = self.backend(batch)[:, 0]
         return expit(logits.astype(np.float32))
 
+    def maps_and_scores(self, fitted: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """Probability maps and image-level pneumothorax probabilities of a fitted batch; a recipe whose image
+        score is not read off its map (the two-stage classifier) overrides this."""
+        maps = self.probability_maps(fitted)
+        return maps, [pneumothorax_score(probability_map) for probability_map in maps]
+
     def predict(self, image: CXRImage) -> Prediction:
         """Run the whole data path on one image."""
         return self.predict_batch([image])[0]
@@ -114,9 +120,12 @@ class Predictor:
         started = time.perf_counter()
         fitted, fits = zip(*(fit_to_square(image.pixels, self.image_size) for image in images), strict=True)
         prepared = time.perf_counter()
-        maps = self.probability_maps(np.stack(fitted))
+        maps, scores = self.maps_and_scores(np.stack(fitted))
         inferred = time.perf_counter()
-        predictions = [self._finish(image, fit, prob) for image, fit, prob in zip(images, fits, maps, strict=True)]
+        predictions = [
+            self._finish(image, fit, prob, score)
+            for image, fit, prob, score in zip(images, fits, maps, scores, strict=True)
+        ]
         finished = time.perf_counter()
         timings = {
             "preprocess": 1000 * (prepared - started) / len(images),
@@ -127,12 +136,11 @@ class Predictor:
             prediction.timings_ms = dict(timings)
         return predictions
 
-    def _finish(self, image: CXRImage, fit: FitInfo, probability_map: np.ndarray) -> Prediction:
+    def _finish(self, image: CXRImage, fit: FitInfo, probability_map: np.ndarray, probability: float) -> Prediction:
         model_grid_mask = self.postprocess(probability_map)
         mask = undo_fit_mask(model_grid_mask, fit)
         right_on_left = patient_right_is_image_left(image.metadata.get("patient_orientation"))
         findings = describe_mask(mask, image.spacing, right_on_left)
-        probability = pneumothorax_score(probability_map)
         return Prediction(
             mask=mask,
             probability=probability,

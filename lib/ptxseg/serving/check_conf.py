@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from ptxseg.serving.app_location import uses_ptxseg_settings
+from ptxseg.serving.app_location import recipe_kind, uses_ptxseg_settings
 
 __all__ = ["BAD_CONF_STATUS", "main"]
 
@@ -31,13 +31,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("app_dir", help="the MONAI Label app folder")
     parser.add_argument("conf", help="the conf as a JSON object of strings")
     args = parser.parse_args(argv)
-    if not uses_ptxseg_settings(args.app_dir):
+    kind = recipe_kind(args.app_dir)
+    if kind is None and not uses_ptxseg_settings(args.app_dir):
         return 0
     # Imported here, not above: `ptxseg serve` imports this module for BAD_CONF_STATUS and must stay light.
+    from ptxseg.serving.recipe_settings import RecipeSettings
     from ptxseg.serving.settings import ServingSettings
 
     try:
-        ServingSettings.from_conf(json.loads(args.conf))
+        conf = json.loads(args.conf)
+        if kind is None:
+            ServingSettings.from_conf(conf)
+        else:
+            RecipeSettings.from_conf(kind, conf)
     except ValueError as error:
         print(str(error).replace("\n", " "), file=sys.stderr)
         return BAD_CONF_STATUS

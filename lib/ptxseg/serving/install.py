@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+from ptxseg.model.bundle import load_any, load_bundle
 from ptxseg.model.checkpoint import load_model_or_refuse
 from ptxseg.serving.app_location import app_model_dir
 from ptxseg.serving.store import ModelRecord, ModelStore
@@ -29,10 +30,19 @@ def install_in_app(checkpoint: str | os.PathLike, app_or_model_dir: str | os.Pat
         3
     """
     checkpoint = Path(checkpoint).resolve()
-    _, metadata = load_model_or_refuse(checkpoint, "install it")
-    validation_dice = metadata.metrics.get("per_image_dice")
-    training_images = int(metadata.training_data.get("train", 0))
-    if validation_dice is None and metadata.encoder_weights == "random":
+    store = ModelStore(app_model_dir(app_or_model_dir))
+    kind = _kind_or_refuse(checkpoint, "install it")
+    if store.has_model() and (served := _kind_or_refuse(store.served_path, "replace it")) != kind:
+        raise ValueError(f"refusing to install a {kind} model in an app that serves a {served} model; use its own app")
+    if kind == "unet":
+        _, metadata = load_model_or_refuse(checkpoint, "install it")
+        metrics, training_data, weights = metadata.metrics, metadata.training_data, metadata.encoder_weights
+    else:
+        bundle = load_bundle(checkpoint)
+        metrics, training_data, weights = bundle.metrics, bundle.training_data, "trained members"
+    validation_dice = metrics.get("per_image_dice")
+    training_images = int(training_data.get("train", 0))
+    if validation_dice is None and weights == "random":
         LOGGER.warning("%s carries no validation metrics and started from random weights: is it trained?", checkpoint)
     outcome = {
         "event": "ptxseg export",
@@ -42,7 +52,7 @@ def install_in_app(checkpoint: str | os.PathLike, app_or_model_dir: str | os.Pat
         "promoted": True,
         "reason": "installed by ptxseg export",
     }
-    return ModelStore(app_model_dir(app_or_model_dir)).install(
+    return store.install(
         checkpoint,
         trained=True,
         validation_dice=validation_dice,
@@ -50,3 +60,10 @@ def install_in_app(checkpoint: str | os.PathLike, app_or_model_dir: str | os.Pat
         source=f"ptxseg export {checkpoint}",
         outcome=outcome,
     )
+
+
+def _kind_or_refuse(path: Path, action: str) -> str:
+    try:
+        return load_any(path)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"refusing to {action}: {path} does not load as a ptxseg model ({error})") from error

@@ -96,6 +96,7 @@ def running_server(
     env: Mapping[str, str] | None = None,
     host: str | None = None,
     start_timeout_s: float = START_TIMEOUT_S,
+    app: Path | None = None,
 ) -> Iterator[LocalServer]:
     """Run ``ptxseg serve`` over ``studies`` until the block ends; raises with the server log if it does not come up.
 
@@ -108,12 +109,15 @@ def running_server(
             used to ask ``/info/`` whether it is up).
         host: passed as ``--host``; requests always go to 127.0.0.1.
         start_timeout_s: how long to wait for ``GET /info/`` to answer 200.
+        app: the app folder (``--app``; default: the main app), e.g. ``sample-apps/ensemble``.
     """
     port = free_port()
     settings = {"model_dir": str(model_dir), **(conf or {})}
     command = [sys.executable, "-m", "ptxseg", "serve", "--studies", str(studies), "--port", str(port)]
     if host:
         command += ["--host", host]
+    if app is not None:
+        command += ["--app", str(Path(app).resolve())]
     for key, value in settings.items():
         command += ["--conf", key, value]
     log_path = model_dir.parent / f"server-{port}.log"

@@ -17,6 +17,7 @@ from ptxseg.compute.device import resolve_device
 from ptxseg.inference.predictor import Predictor
 from ptxseg.inference.runtime_choice import RuntimeChoice, current_decision, decided_runtime, served_runtime
 from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty, require_dropout
+from ptxseg.model.bundle import load_any
 from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
 from ptxseg.model.factory import build_model
 from ptxseg.model.network import describe_weights
@@ -257,7 +258,7 @@ def load_problem(path: Path) -> str | None:
         True
     """
     try:
-        load_model(path)
+        load_any(path)
     except (ValueError, OSError, RuntimeError) as error:
         return str(error)
     return None

@@ -18,7 +18,7 @@ from ptxseg.evaluation.metrics import PooledCounts, per_image_dice
 from ptxseg.model.checkpoint import load_model
 from ptxseg.transforms.intensity import normalize
 
-__all__ = ["ValidationResult", "validate", "probability_batches", "evaluate_checkpoint"]
+__all__ = ["ValidationResult", "validate", "probability_batches", "evaluate_checkpoint", "validate_predictor"]
 
 
 @dataclass
@@ -83,3 +83,20 @@ def evaluate_checkpoint(
     model, metadata = load_model(checkpoint, device=device)
     dataset = CachedFittedDataset(items, metadata.image_size)
     return validate(model, dataset, device, threshold, batch_size).as_dict()
+
+
+def validate_predictor(predictor, items: Sequence[LabelledImage], batch_size: int = 8) -> dict:
+    """Metrics of any predictor (a U-Net, an ensemble, a two-stage model) with its own post-processing, at the
+    model grid on the same fitted images as :func:`evaluate_checkpoint`: how a recipe's champion and challenger
+    are judged against each other.
+
+    Example:
+        >>> validate_predictor(load_predictor("ensemble.safetensors"), val_items)["per_image_dice"]  # doctest: +SKIP
+        0.91
+    """
+    result = ValidationResult()
+    for batch in DataLoader(CachedFittedDataset(items, predictor.image_size), batch_size=batch_size):
+        maps = predictor.probability_maps(batch["image"][:, 0].numpy())
+        for probability, label in zip(maps, batch["label"][:, 0].numpy() > 0.5, strict=True):
+            result.add(predictor.postprocess(probability), label)
+    return result.as_dict()

@@ -14,7 +14,7 @@ from monailabel.interfaces.config import TaskConfig
 from lib.activelearning.pneumothorax import PneumothoraxScoring, triage_strategy, uncertainty_strategy
 from lib.infers.pneumothorax import PneumothoraxInfer
 from lib.trainers.pneumothorax import PneumothoraxTrainer
-from ptxseg.serving.monitoring.store import MONITORING_FOLDER, MonitorStore
+from ptxseg.serving.monitoring.store import MonitorStore
 from ptxseg.serving.served_model import ServedModel
 from ptxseg.serving.settings import ServingSettings
 
@@ -30,8 +30,7 @@ class Pneumothorax(TaskConfig):
         super().init(name, model_dir, conf, planner, **kwargs)
         self.settings = ServingSettings.from_conf(conf)
         self.served = ServedModel(self.settings, Path(self.settings.model_dir or model_dir))
-        # Beside the model folder: <app>/monitoring by default, where `ptxseg monitor --app` reads it.
-        self.monitor = MonitorStore(self.served.store.directory.parent / MONITORING_FOLDER)
+        self.monitor = MonitorStore.beside(self.served.store.directory)
         self.labels = {name: 1}
         record = self.served.record
         if not record.trained:

@@ -78,6 +78,12 @@ class MonitorStore:
         """The store of the app in ``app_dir`` (``<app>/monitoring``)."""
         return cls(Path(app_dir) / MONITORING_FOLDER)
 
+    @classmethod
+    def beside(cls, model_dir: str | os.PathLike) -> MonitorStore:
+        """The store beside a served model's folder: ``<app>/monitoring`` for the app's own ``<app>/model``, where
+        ``ptxseg monitor --app`` reads it."""
+        return cls(Path(model_dir).parent / MONITORING_FOLDER)
+
     def image_key(self, image_id: str) -> str:
         """The image's id as stored: a hash salted per app, the same across restarts."""
         return hashlib.sha256(f"{self._app_salt()}:{image_id}".encode()).hexdigest()[:24]

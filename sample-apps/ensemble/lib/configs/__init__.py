@@ -1,0 +1,1 @@
+"""The sample app's task config (the MONAI Label radiology app's layout)."""

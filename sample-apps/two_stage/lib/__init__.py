@@ -1,0 +1,1 @@
+"""ptxseg sample app: its task config."""
