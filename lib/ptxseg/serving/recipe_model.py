@@ -52,6 +52,9 @@ class RecipeServedModel(ServedModel):
         self.store.install(staging, trained=False, weights=weights, source="initial (untrained)")
         staging.unlink()
 
+    def _measures_runtimes(self) -> bool:
+        return False  # the measured choice covers single U-Nets; a bundle's networks run on the default runtime
+
     def predictor(self) -> Predictor:
         """The warm predictor of the current bundle (reloaded after a promotion, else reused)."""
         with self._lock:
