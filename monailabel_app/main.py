@@ -52,7 +52,7 @@ class PtxsegApp(MONAILabelApp):
         """A PACS over DICOMweb (``ptxseg serve --dicomweb``; ``studies`` holds its local state), else a local
         studies folder (PACS-exported DICOM, PNG, NRRD, NIfTI) with validated labels."""
         if self.pacs is not None:
-            datastore = DicomwebDatastore(self.pacs.studies(self.studies))
+            datastore = DicomwebDatastore(self.pacs.studies(self.studies), monitor=self.task.monitor)
             if self.pacs.prescreen:
                 self.prescreening = Prescreening(self.task.served, datastore, self.pacs)
             return datastore

@@ -16,9 +16,11 @@ from monailabel.interfaces.datastore import Datastore
 
 from lib.datastore import check_image_id
 from ptxseg.image import CXRReadError
+from ptxseg.io.labels import read_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.serving.dicomweb.client import PacsUnavailable
 from ptxseg.serving.dicomweb.studies import PacsStudies, UnknownImage
+from ptxseg.serving.monitoring.store import MonitorStore
 
 
 @contextmanager
@@ -36,8 +38,9 @@ def _http_errors():
 class DicomwebDatastore(Datastore):
     """The PACS's CR/DX instances, one image per SOP instance; labels go back as DICOM SEG."""
 
-    def __init__(self, studies: PacsStudies):
+    def __init__(self, studies: PacsStudies, monitor: MonitorStore | None = None):
         self.studies = studies
+        self.monitor = monitor
         self._name = "PACS"
         self._description = f"CR/DX instances of {studies.client.url}"
         self._unreadable: dict[str, str] = {}
@@ -141,7 +144,10 @@ class DicomwebDatastore(Datastore):
     def save_label(self, image_id: str, label_filename: str, label_tag: str, label_info) -> str:
         check_image_id(image_id)
         with _http_errors():
-            return self.studies.save_label(image_id, label_filename, label_tag, label_info)
+            saved = self.studies.save_label(image_id, label_filename, label_tag, label_info)
+            if label_tag == "final" and self.monitor is not None:  # the annotators' word, for real-world agreement
+                self.monitor.record_label(image_id, read_label(self.studies.get_label_uri(image_id, label_tag)))
+            return saved
 
     def remove_label(self, label_id: str, label_tag: str) -> None:
         raise HTTPException(405, "labels are DICOM SEG in the PACS: remove them there")

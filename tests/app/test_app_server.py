@@ -172,3 +172,25 @@ def test_unknown_training_options_fail_with_a_clear_status(app_server):
     assert status["status"] == "ERROR"
     assert any("unknown training option 'learning_rat'" in line for line in status["details"]), status["details"]
     assert app_server.get("/info/").json()["ptxseg"]["model"]["version"] == version
+
+
+def test_no_answer_carries_a_server_path_and_unknown_tasks_are_404(app_server):
+    listing = app_server.get("/datastore/?output=all")
+    objects = listing.json()["objects"]
+    labelled = next(key for key, entry in objects.items() if entry.get("labels"))
+    answers = {
+        "listing": listing,
+        "first": app_server.post("/activelearning/first", json={}),
+        "random": app_server.post("/activelearning/random", json={}),
+        "image info": app_server.get(f"/datastore/image/info?image={labelled}"),
+        "label info": app_server.get(f"/datastore/label/info?label={labelled}&tag=final"),
+        "infer": app_server.post(f"/infer/pneumothorax?image={labelled}&output=json"),
+    }
+    for name, answer in answers.items():
+        assert answer.status_code == 200, (name, answer.text)
+        for folder in (app_server.studies, app_server.studies.parent):
+            assert str(folder.resolve()) not in answer.text and str(folder) not in answer.text, name
+
+    unknown = app_server.post("/train/no-such-trainer", json={})
+    assert unknown.status_code == 404 and "pneumothorax" in unknown.text
+    assert app_server.post("/scoring/no-such-method", json={}).status_code == 404
