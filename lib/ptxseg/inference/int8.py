@@ -22,10 +22,15 @@ import numpy as np
 from ptxseg.io.atomic import write_text_atomically
 from ptxseg.model.onnx import file_digest
 
-__all__ = ["INT8_MODEL_NAME", "cached_int8_model", "int8_model_path", "quantize_int8"]
+__all__ = ["FULL_PRECISION_LAYERS", "INT8_MODEL_NAME", "cached_int8_model", "int8_model_path", "quantize_int8"]
 
 LOGGER = logging.getLogger(__name__)
 INT8_MODEL_NAME = "model.xml"
+# The layers that draw the outline stay in full precision. Measured on the phantom-trained b0 U-Net (128 px, 16
+# held-out phantoms, 32 calibration phantoms): everything in int8 gave mask Dice 0.988 against fp32, below the
+# gate's 0.99 (bias correction did not help); with the segmentation head alone kept 0.990; with the head and the last
+# decoder block (the full-resolution one) kept 0.9915. Names are those of MONAI FlexibleUNet's ONNX export.
+FULL_PRECISION_LAYERS = (".*segmentation_head.*", ".*decoder/blocks.4/.*")
 
 
 def quantize_int8(onnx_path: str | os.PathLike, calibration: Sequence[np.ndarray], out_dir: str | os.PathLike) -> Path:
@@ -48,6 +53,7 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration: Sequence[np.ndarray
         preset=nncf.QuantizationPreset.MIXED,
         subset_size=len(calibration),
         fast_bias_correction=True,
+        ignored_scope=nncf.IgnoredScope(patterns=list(FULL_PRECISION_LAYERS), validate=False),
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
