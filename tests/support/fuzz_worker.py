@@ -51,6 +51,15 @@ def outcome(case, path: Path, like: dict) -> tuple[str, str]:
     return "result", f"image {pixels.shape}"
 
 
+def peak_rss_bytes() -> int:
+    """This process's own peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that across ``execve``
+    from the parent, so a worker started by a large pytest process would read the parent's peak as its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main(seeds_dir: str, siim_dir: str, seed: str, start: str, stop: str, max_rss_mb: str) -> None:
     limit = int(max_rss_mb) * 2**20
     seeds = make_seeds(Path(seeds_dir), sorted(Path(siim_dir).glob("*.dcm")) if siim_dir else [])
@@ -65,12 +74,12 @@ def main(seeds_dir: str, siim_dir: str, seed: str, start: str, stop: str, max_rs
             began = time.perf_counter()
             kind, reason = outcome(case, path, like)
             seconds = time.perf_counter() - began
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            rss = peak_rss_bytes()
             if rss > limit:
                 kind, reason = "failure", f"resident memory reached {rss // 2**20} MB ({reason})"
             record = {"index": index, "name": case.name, "mutations": case.mutations, "outcome": kind}
             print(RECORD_PREFIX + json.dumps({**record, "reason": reason, "seconds": round(seconds, 3)}), flush=True)
-            if rss > limit:  # the peak stays in ru_maxrss: a fresh worker measures the next case
+            if rss > limit:  # the peak stays: a fresh worker measures the next case
                 sys.exit(MEMORY_EXIT)
 
 
