@@ -64,14 +64,14 @@ def test_every_mutated_upload_is_stored_inferred_or_refused_and_the_server_survi
                 response = server.put("/datastore/image", params={"image": targets[is_png]}, files={"file": stream})
             assert response.status_code == 200, response.text
         server.post(f"/infer/pneumothorax?image={targets[False]}&output=json")  # the model warm before measuring
-        rss_before = tree_rss_bytes(server)
+        rss_before = tree_rss_bytes(server.process.pid)
         began = time.monotonic()
 
         sent = [request for index in range(CASES) for request in _send(server, fuzz_case(seeds, index, SEED), index,
                                                                        targets)]  # fmt: skip
 
         elapsed = time.monotonic() - began
-        growth_mb = (tree_rss_bytes(server) - rss_before) / 2**20
+        growth_mb = (tree_rss_bytes(server.process.pid) - rss_before) / 2**20
         alive = server.get("/info/").status_code
         log = server.log()
 
