@@ -30,6 +30,7 @@ from ptxseg.training.torchrun import run_distributed_training
 from ptxseg.training.validate import evaluate_checkpoint
 
 __all__ = [
+    "record_outcome",
     "FRAMEWORK_KEYS",
     "FineTuningFailed",
     "LabelledDatastore",
@@ -262,16 +263,7 @@ def _run(
                 backend=settings.backend,
             )
             outcome["triage"] = qualification.reason
-            record = served.store.install(
-                result.checkpoint,
-                trained=True,
-                validation_dice=outcome["challenger_dice"],
-                training_images=len(train_items),
-                source="fine-tuned on labels/final",
-                outcome=outcome,
-            )
-        else:
-            record = served.store.note_outcome(outcome)
+        record = record_outcome(served, result.checkpoint, outcome, len(train_items))
     outcome["model_version"] = record.version
     stats.write(
         {
@@ -304,3 +296,18 @@ def _epoch_reporter(stats: TrainingStats, config: TrainConfig, started: float) -
         )
 
     return report
+
+
+def record_outcome(served, checkpoint, outcome: dict, training_images: int):
+    """Install the challenger when ``outcome`` says it is promoted, else note the refusal; the store keeps the
+    outcome either way (``/info``'s last training) and returns the served model's record."""
+    if outcome["promoted"]:
+        return served.store.install(
+            checkpoint,
+            trained=True,
+            validation_dice=outcome["challenger_dice"],
+            training_images=training_images,
+            source="fine-tuned on labels/final",
+            outcome=outcome,
+        )
+    return served.store.note_outcome(outcome)

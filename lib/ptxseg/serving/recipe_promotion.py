@@ -24,6 +24,7 @@ from ptxseg.serving.promotion import (
     fine_tune_config,
     labelled_items,
     parse_options,
+    record_outcome,
 )
 from ptxseg.serving.recipe_model import RecipeServedModel
 from ptxseg.serving.training_stats import TrainingStats
@@ -90,17 +91,7 @@ def _run(served: RecipeServedModel, request, datastore, stats: TrainingStats, st
         outcome["promoted"], outcome["reason"] = decide_promotion(
             champion.trained, champion_dice, outcome["challenger_dice"], True
         )
-        if outcome["promoted"]:
-            record = served.store.install(
-                result.checkpoint,
-                trained=True,
-                validation_dice=outcome["challenger_dice"],
-                training_images=len(train_items),
-                source="fine-tuned on labels/final",
-                outcome=outcome,
-            )
-        else:
-            record = served.store.note_outcome(outcome)
+        record = record_outcome(served, result.checkpoint, outcome, len(train_items))
     outcome["model_version"] = record.version
     stats.write(
         {
