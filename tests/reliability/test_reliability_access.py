@@ -7,13 +7,13 @@ import secrets
 import sys
 import time
 import warnings
-from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ptxseg.cli import serve as cli_serve
+from ptxseg.cli.main import build_parser
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.io.writers import quantize
@@ -172,11 +172,12 @@ class _NoServer:
 
 def test_exposing_the_server_without_a_token_warns_loudly(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(cli_serve, "check_app_conf", lambda app_dir, conf: None)  # a process of its own; tested apart
+    monkeypatch.setattr(cli_serve, "check_port_free", lambda host, port: None)  # tested apart (orphans test)
     monkeypatch.setattr(cli_serve.subprocess, "Popen", _NoServer)
     monkeypatch.setattr(cli_serve.signal, "signal", lambda *args: None)
     monkeypatch.delenv("PTXSEG_TOKEN", raising=False)
     monkeypatch.delenv("PTXSEG_TOKEN_FILE", raising=False)
-    args = Namespace(studies=str(tmp_path), app=None, host="192.0.2.10", port=8000, conf=[])
+    args = build_parser().parse_args(["serve", "--studies", str(tmp_path), "--host", "192.0.2.10", "--port", "8000"])
     assert cli_serve.run(args) == 0
     assert "WARNING: binding to 192.0.2.10 exposes patient images to the network; NO TOKEN IS SET" in (
         capsys.readouterr().err

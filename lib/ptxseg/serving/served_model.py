@@ -253,12 +253,14 @@ class OneCallAtATime:
 def load_problem(path: Path) -> str | None:
     """Why a checkpoint cannot be served, or None when it loads (safe loading: no pickled code runs).
 
+    The file is named, not its server path: the reason is shown by ``/info`` and written to the log alike.
+
     Example:
-        >>> load_problem(Path("no-such-model.safetensors")) is not None
-        True
+        >>> load_problem(Path("/models/no-such-model.safetensors"))
+        'checkpoint not found: no-such-model.safetensors'
     """
     try:
         load_any(path)
     except (ValueError, OSError, RuntimeError) as error:
-        return str(error)
+        return str(error).replace(str(path), path.name)
     return None
