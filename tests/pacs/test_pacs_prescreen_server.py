@@ -7,33 +7,14 @@ import time
 import pydicom
 import pytest
 
-from ptxseg.io.seg import read_seg
 from tests.support.orthanc import Orthanc, require_orthanc
 from tests.support.pacs_images import write_cr_phantom
+from tests.support.pacs_segs import automatic_segs
 from tests.support.server_harness import running_server
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 CONF = {"prescreen": "true", "prescreen_interval_s": "1", "dicomweb_refresh_s": "1", "dicomweb_timeout_s": "5"}
-
-
-def _automatic_segs(orthanc, folder) -> dict:
-    found = {}
-    for item in orthanc.instances("SEG"):
-        (folder / "seg.dcm").write_bytes(orthanc.file(item["id"]))
-        content = read_seg(folder / "seg.dcm")
-        if content.algorithm_type == "AUTOMATIC":
-            found.setdefault(content.referenced_sop_instance_uid, []).append(content)
-    return found
-
-
-def _wait_for(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {timeout_s} s")
 
 
 def test_prescreening_in_the_server(tmp_path):
@@ -54,7 +35,7 @@ def test_prescreening_in_the_server(tmp_path):
                 items = server.get("/worklist/").json()["items"]
                 return items if all(item["screened"] for item in items) and len(items) == 2 else None
 
-            items = _wait_for(screened, 90, "both instances were not screened")
+            items = wait_for(screened, 90, "both instances were not screened", poll_s=0.5)
             assert {item["image"] for item in items} == uids
             assert all(item["qualified"] is False and item["flag"] is False for item in items)
             assert all(item["reviewed"] is False and 0 <= item["probability"] <= 1 for item in items)
@@ -63,7 +44,7 @@ def test_prescreening_in_the_server(tmp_path):
             assert server.get("/info/").json()["ptxseg"]["prescreen"]["qualified_for_triage"] is False
             next_study = server.post("/activelearning/triage", json={}).json()
             assert next_study["id"] in uids and next_study["ptx_flag"] is False
-            segs = _automatic_segs(orthanc, tmp_path)
+            segs = automatic_segs(orthanc, tmp_path)
             assert sorted(segs) == sorted(uids) and all(len(found) == 1 for found in segs.values())
             assert all(not c.flag and not c.qualified for found in segs.values() for c in found)
         ledger = (tmp_path / "state" / "prescreen.json").read_text()
@@ -71,6 +52,6 @@ def test_prescreening_in_the_server(tmp_path):
             time.sleep(5)  # several pre-screening rounds
             assert all(item["screened"] for item in server.get("/worklist/").json()["items"])
         assert (tmp_path / "state" / "prescreen.json").read_text() == ledger  # nothing inferred again
-        assert all(len(found) == 1 for found in _automatic_segs(orthanc, tmp_path).values())
+        assert all(len(found) == 1 for found in automatic_segs(orthanc, tmp_path).values())
     finally:
         orthanc.stop()

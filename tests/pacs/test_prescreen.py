@@ -10,12 +10,12 @@ import pytest
 
 from ptxseg.evaluation.triage import TriageQualification, recorded_qualification
 from ptxseg.inference.predictor import Predictor
-from ptxseg.io.seg import read_seg
 from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient
 from ptxseg.serving.dicomweb.prescreen import ModelForScreening, Prescreener
 from ptxseg.serving.dicomweb.studies import PacsStudies
 from tests.support.orthanc import Orthanc, require_orthanc
 from tests.support.pacs_images import write_cr_phantom
+from tests.support.pacs_segs import automatic_segs
 from tests.support.small_model import write_small_checkpoint
 
 QUALIFIED = TriageQualification(True, "qualified for triage: sensitivity 0.900, specificity 0.900", 0.9, 0.9, 20, 20)
@@ -61,23 +61,13 @@ def _model(checkpoint, version, qualification, threshold=0.5):
     return ModelForScreening(CountingPredictor(predictor), version, qualification)
 
 
-def _predictions(orthanc, tmp_path):
-    found = {}
-    for item in orthanc.instances("SEG"):
-        (tmp_path / "seg.dcm").write_bytes(orthanc.file(item["id"]))
-        content = read_seg(tmp_path / "seg.dcm")
-        if content.algorithm_type == "AUTOMATIC":
-            found.setdefault(content.referenced_sop_instance_uid, []).append(content)
-    return found
-
-
 def test_an_unqualified_model_screens_once_and_flags_nothing(orthanc, tmp_path, checkpoint):
     uids = [_upload(orthanc, tmp_path, seed) for seed in (1, 2)]
     model = _model(checkpoint, "v1", recorded_qualification({}), threshold=0.01)  # would flag everything
     prescreener = _prescreener(orthanc, tmp_path / "state", model)
 
     assert prescreener.run_once() == 2
-    predictions = _predictions(orthanc, tmp_path)
+    predictions = automatic_segs(orthanc, tmp_path)
     assert sorted(predictions) == sorted(uids)
     assert all(not c.flag and not c.qualified for contents in predictions.values() for c in contents)
     worklist = prescreener.worklist()
@@ -105,7 +95,7 @@ def test_a_new_upload_is_screened_within_a_bounded_time(orthanc, tmp_path, check
     finally:
         stop.set()
         worker.join(30)
-    assert new in _predictions(orthanc, tmp_path) and model.predictor.calls == 2
+    assert new in automatic_segs(orthanc, tmp_path) and model.predictor.calls == 2
 
 
 def test_only_a_qualified_model_flags_and_the_flagged_come_first(orthanc, tmp_path, checkpoint):
@@ -123,7 +113,7 @@ def test_only_a_qualified_model_flags_and_the_flagged_come_first(orthanc, tmp_pa
     worklist = second.worklist()
     assert worklist[0]["image"] == highest and worklist[0]["flag"] and worklist[0]["qualified"]
     assert [item["flag"] for item in worklist[1:]] == [False, False]
-    flagged = [c for c in _predictions(orthanc, tmp_path)[highest] if c.model_version == "v2"]
+    flagged = [c for c in automatic_segs(orthanc, tmp_path)[highest] if c.model_version == "v2"]
     assert len(flagged) == 1 and flagged[0].flag
 
 
@@ -139,4 +129,4 @@ def test_an_outage_delays_screening_without_losing_or_duplicating(orthanc, tmp_p
     orthanc.start()
     assert prescreener.run_once() == 1
     assert prescreener.run_once() == 0
-    assert len(_predictions(orthanc, tmp_path)[uid]) == 1
+    assert len(automatic_segs(orthanc, tmp_path)[uid]) == 1

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import psutil
 import pytest
@@ -20,6 +19,7 @@ import requests
 
 from ptxseg.serving.ports import check_port_free
 from tests.support.server_harness import TEST_CONF, make_test_studies, running_server
+from tests.support.waiting import wait_for
 
 # A stand-in for `ptxseg serve`: starts the supervisor over a shell whose children outlive it in a session of their
 # own (as torchrun workers do), prints the supervisor's pid, then waits.
@@ -40,16 +40,6 @@ def _descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
 
-def _wait_for(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} within {timeout_s} s")
-
-
 def _all_gone(processes: list[psutil.Process]) -> bool:
     return not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
@@ -58,7 +48,9 @@ def _start_wrapper() -> tuple[subprocess.Popen, psutil.Process, list[psutil.Proc
     wrapper = subprocess.Popen([sys.executable, "-c", WRAPPER], stdout=subprocess.PIPE, text=True)
     supervisor = psutil.Process(int(wrapper.stdout.readline()))
     # bash, its two sleeps (one in its own session) and the supervisor itself
-    tree = _wait_for(lambda: len(_descendants(supervisor.pid)) >= 3 and _descendants(supervisor.pid), 20, "no tree")
+    tree = wait_for(
+        lambda: len(_descendants(supervisor.pid)) >= 3 and _descendants(supervisor.pid), 20, "no tree", poll_s=0.1
+    )
     return wrapper, supervisor, [supervisor, *tree]
 
 
@@ -66,14 +58,16 @@ def test_a_sigkilled_wrapper_takes_the_whole_tree_with_it():
     wrapper, _, tree = _start_wrapper()
     wrapper.kill()
     wrapper.wait()
-    _wait_for(lambda: _all_gone(tree), 10, f"processes {[p.pid for p in tree]} outlived their SIGKILLed wrapper")
+    wait_for(
+        lambda: _all_gone(tree), 10, f"processes {[p.pid for p in tree]} outlived their SIGKILLed wrapper", poll_s=0.1
+    )
 
 
 def test_a_server_that_dies_alone_does_not_leave_its_children_behind():
     wrapper, supervisor, tree = _start_wrapper()
     bash = next(p for p in _descendants(supervisor.pid) if p.name() == "bash")
     bash.kill()  # the OOM killer chose the server
-    _wait_for(lambda: _all_gone(tree), 10, "the server's children outlived it")
+    wait_for(lambda: _all_gone(tree), 10, "the server's children outlived it", poll_s=0.1)
     assert wrapper.wait(10) == 0
 
 
@@ -81,7 +75,9 @@ def test_a_sigkilled_supervisor_still_takes_the_server():
     wrapper, supervisor, tree = _start_wrapper()
     bash = next(p for p in _descendants(supervisor.pid) if p.name() == "bash")
     supervisor.kill()
-    _wait_for(lambda: not bash.is_running() or bash.status() == psutil.STATUS_ZOMBIE, 10, "the server outlived")
+    wait_for(
+        lambda: not bash.is_running() or bash.status() == psutil.STATUS_ZOMBIE, 10, "the server outlived", poll_s=0.1
+    )
     wrapper.kill()
     for process in tree:  # the sleeps are orphans now (a double fault): clean up after the test
         if process.is_running():
@@ -110,7 +106,7 @@ def test_sigkill_of_ptxseg_serve_stops_server_and_trainer_and_frees_the_port(tmp
             tree = _descendants(server.process.pid)
             return any("monailabel.interfaces.utils.app" in " ".join(p.cmdline()) for p in tree) and tree
 
-        tree = _wait_for(trainer_running, 60, "no training subprocess started")
+        tree = wait_for(trainer_running, 60, "no training subprocess started", poll_s=0.1)
         busy = subprocess.run(
             [sys.executable, "-m", "ptxseg", "serve", "--studies", str(studies), "--port", str(port)]
             + [arg for key, value in TEST_CONF.items() for arg in ("--conf", key, value)],
@@ -124,7 +120,9 @@ def test_sigkill_of_ptxseg_serve_stops_server_and_trainer_and_frees_the_port(tmp
 
         server.process.kill()  # ptxseg serve itself, as kill -9 or the OOM killer would
         server.process.wait()
-        _wait_for(lambda: _all_gone(tree), 20, f"server processes {[p.pid for p in tree]} outlived ptxseg serve")
+        wait_for(
+            lambda: _all_gone(tree), 20, f"server processes {[p.pid for p in tree]} outlived ptxseg serve", poll_s=0.1
+        )
         with pytest.raises(requests.ConnectionError):
             requests.get(server.url + "/info/", timeout=5)
         check_port_free("127.0.0.1", port)
