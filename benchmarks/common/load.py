@@ -3,11 +3,11 @@ server fine-tunes a model and scores the worklist, compared with the same reques
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from email import message_from_bytes
+
+from ptxseg.serving.local_server import infer_all
 
 __all__ = ["InferAnswer", "infer_concurrently", "infer_one", "start_training_and_scoring"]
 
@@ -25,17 +25,11 @@ class InferAnswer:
 def infer_one(server, image_id: str) -> InferAnswer:
     """``POST /infer/pneumothorax?output=all`` for one study, timed from the client."""
     started = time.perf_counter()
-    response = server.post(f"/infer/pneumothorax?image={image_id}&output=all", timeout=600)
+    response, label, result = infer_all(server, image_id, timeout=600)
     seconds = time.perf_counter() - started
-    if response.status_code != 200:
-        return InferAnswer(response.status_code, None, None, seconds)
-    header = b"Content-Type: " + response.headers["content-type"].encode() + b"\r\n\r\n"
-    parts = {
-        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-        for part in message_from_bytes(header + response.content).get_payload()
-    }
-    result = {key: value for key, value in json.loads(parts["params"]).items() if key != "latencies_ms"}
-    return InferAnswer(200, result, parts["image"], seconds)
+    if result is not None:
+        result = {key: value for key, value in result.items() if key != "latencies_ms"}
+    return InferAnswer(response.status_code, result, label, seconds)
 
 
 def infer_concurrently(server, image_ids: list[str]) -> list[InferAnswer]:

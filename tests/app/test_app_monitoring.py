@@ -11,7 +11,8 @@ import pytest
 
 from ptxseg.io.labels import read_label, write_label
 from ptxseg.io.reader import read_cxr
-from tests.support.server_harness import infer_all, make_test_studies, running_server
+from ptxseg.serving.local_server import infer_all
+from tests.support.server_harness import make_test_studies, running_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "slicer_plugin" / "PneumothoraxAnnotator"))
 from PneumothoraxAnnotatorLib.client import PtxsegClient  # noqa: E402

@@ -12,7 +12,8 @@ import SimpleITK as sitk
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.phantom.demo import DEMO_UID_ROOT
-from tests.support.server_harness import infer_all, label_grid, training_result
+from ptxseg.serving.local_server import infer_all
+from tests.support.server_harness import label_grid, training_result
 
 pytestmark = pytest.mark.server
 

@@ -12,11 +12,12 @@ from ptxseg.cli.main import main
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.io.seg import read_seg
+from ptxseg.serving.local_server import infer_all
 from tests.support.dciodvfy import dciodvfy_errors
 from tests.support.orthanc import Orthanc, require_orthanc
 from tests.support.pacs_images import write_cr_phantom, write_ct, write_dx_monochrome1_jpeg2000
 from tests.support.paging_proxy import PagingProxy
-from tests.support.server_harness import infer_all, label_grid, running_server
+from tests.support.server_harness import label_grid, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

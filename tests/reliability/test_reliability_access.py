@@ -19,8 +19,9 @@ from ptxseg.io.reader import read_cxr
 from ptxseg.io.writers import quantize
 from ptxseg.phantom.demo import DEMO_UID_ROOT
 from ptxseg.phantom.synthetic import make_dataset
+from ptxseg.serving.local_server import infer_all
 from tests.support.io_fixtures import write_dicom
-from tests.support.server_harness import infer_all, make_test_studies, running_server
+from tests.support.server_harness import make_test_studies, running_server
 from tests.support.server_tools import listening_addresses, read_mask
 
 SLICER_MODULE = Path(__file__).resolve().parents[2] / "slicer_plugin" / "PneumothoraxAnnotator"

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ptxseg.serving.local_server import infer_all
 from tests.support.hostile_files import BAD_STUDIES, GOOD_ODD_STUDIES, write_bad_study, write_good_odd_study
-from tests.support.server_harness import infer_all, label_grid
+from tests.support.server_harness import label_grid
 from tests.support.server_tools import UNSAFE_NAME, files_under, read_mask, server_tree
 
 pytestmark = pytest.mark.server

@@ -19,7 +19,7 @@ import pytest
 from benchmarks.common.process_memory import tree_rss_bytes
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
-from tests.support.server_harness import infer_all
+from ptxseg.serving.local_server import infer_all
 
 pytestmark = pytest.mark.server
 

@@ -13,8 +13,9 @@ import SimpleITK as sitk
 
 from ptxseg.phantom.demo import DEMO_UID_ROOT
 from ptxseg.serving.check_conf import BAD_CONF_STATUS
+from ptxseg.serving.local_server import infer_all
 from tests.conftest import REPO_ROOT
-from tests.support.server_harness import infer_all, label_grid, make_test_studies, training_result
+from tests.support.server_harness import label_grid, make_test_studies, training_result
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

@@ -11,11 +11,9 @@ import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email import message_from_bytes
 from pathlib import Path
 
 import numpy as np
-import requests
 import SimpleITK as sitk
 
 from ptxseg.phantom.demo import make_demo_studies
@@ -60,19 +58,6 @@ def running_server(
     """``ptxseg.serving.local_server.running_server`` with the tests' small, fast settings under ``conf``."""
     with local_server.running_server(studies, model_dir, {**TEST_CONF, **(conf or {})}, env, host) as server:
         yield server
-
-
-def infer_all(server, image_id: str, **kwargs) -> tuple[requests.Response, bytes | None, dict | None]:
-    """``POST /infer/pneumothorax?output=all``: the response, the label file's bytes and the result JSON."""
-    response = server.post(f"/infer/pneumothorax?image={image_id}&output=all", **kwargs)
-    if response.status_code != 200:
-        return response, None, None
-    header = b"Content-Type: " + response.headers["content-type"].encode() + b"\r\n\r\n"
-    parts = {
-        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-        for part in message_from_bytes(header + response.content).get_payload()
-    }
-    return response, parts["image"], json.loads(parts["params"])
 
 
 def label_grid(path: Path) -> tuple:

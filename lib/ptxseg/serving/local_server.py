@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -24,11 +25,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email import message_from_bytes
 from pathlib import Path
 
 import requests
 
-__all__ = ["LocalServer", "free_port", "running_server", "stop_server", "START_TIMEOUT_S"]
+__all__ = ["LocalServer", "free_port", "infer_all", "running_server", "stop_server", "START_TIMEOUT_S"]
 
 # Start-up imports torch and MONAI Label and loads the model: about a minute on 2 busy cores, so allow three.
 START_TIMEOUT_S = 180
@@ -168,3 +170,17 @@ def _wait_until_up(server: LocalServer, headers: dict, timeout_s: float) -> None
             pass
         time.sleep(0.5)
     raise TimeoutError(f"server did not answer /info/ in {timeout_s} s:\n{server.log()[-4000:]}")
+
+
+def infer_all(server: LocalServer, image_id: str, **kwargs) -> tuple[requests.Response, bytes | None, dict | None]:
+    """``POST /infer/pneumothorax?output=all``: the response, the label file's bytes and the result JSON (both None
+    when the answer is not 200). ``kwargs`` go to ``requests`` (headers, timeout)."""
+    response = server.post(f"/infer/pneumothorax?image={image_id}&output=all", **kwargs)
+    if response.status_code != 200:
+        return response, None, None
+    header = b"Content-Type: " + response.headers["content-type"].encode() + b"\r\n\r\n"
+    parts = {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message_from_bytes(header + response.content).get_payload()
+    }
+    return response, parts["image"], json.loads(parts["params"])
