@@ -58,6 +58,7 @@ class ServedModel:
         self._choice: RuntimeChoice | None = None
         self._choice_stamp: tuple | None = None
         self._applied_choice: RuntimeChoice | None = None
+        self._serving = False
         self._ensure_loadable_model()
         if settings.mc_samples:  # a model without dropout stops the server at start, not at the first scoring
             require_dropout(load_checkpoint(self.store.served_path)[1], self.store.served_path.name)
@@ -122,13 +123,15 @@ class ServedModel:
         return settings.measure_runtimes and settings.backend == "auto" and self.device() == "cpu"
 
     def _runtime_choice(self, stamp: tuple) -> RuntimeChoice | None:
-        """The measured decision for the served checkpoint, if there is one yet; starts measuring if not."""
+        """The measured decision for the served checkpoint, if there is one yet; the server (only it: MONAI Label's
+        training and scoring subprocesses build this class too, and must not measure beside it) starts measuring
+        if not."""
         if not self._measures_runtimes():
             return None
         if self._choice_stamp != stamp:
             self._choice_stamp = stamp
             self._choice = current_decision(self.store.served_path, self.settings.image_size)
-            if self._choice is None:
+            if self._choice is None and self._serving:
                 threading.Thread(target=self._measure, args=(stamp,), name="ptxseg-runtimes", daemon=True).start()
         return self._choice
 
@@ -178,7 +181,11 @@ class ServedModel:
         predictor.probability_maps(np.zeros((1, predictor.image_size, predictor.image_size), np.float32))
 
     def warm_up_in_background(self) -> threading.Thread:
-        """``warm_up`` in a daemon thread; a failure is logged (the first request reports the real error)."""
+        """``warm_up`` in a daemon thread; a failure is logged (the first request reports the real error).
+
+        Called at server start: from then on this process also measures the runtimes of each new model.
+        """
+        self._serving = True
         thread = threading.Thread(target=self._warm_up_logged, name="ptxseg-warm-up", daemon=True)
         thread.start()
         return thread
