@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ptxseg.io.atomic import write_text_atomically
-from ptxseg.model.onnx import file_digest
+from ptxseg.model.identity import file_digest
 
 __all__ = ["FULL_PRECISION_LAYERS", "INT8_MODEL_NAME", "cached_int8_model", "int8_model_path", "quantize_int8"]
 

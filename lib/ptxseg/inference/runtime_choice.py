@@ -35,7 +35,8 @@ from ptxseg.inference.runtime_gate import GateResult, gate_runtime
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend
 from ptxseg.io.atomic import write_text_atomically
 from ptxseg.model.checkpoint import load_model
-from ptxseg.model.onnx import cached_onnx_export, file_digest
+from ptxseg.model.identity import file_digest
+from ptxseg.model.onnx import cached_onnx_export
 from ptxseg.phantom.synthetic import make_phantom
 from ptxseg.transforms.fit import fit_to_square
 from ptxseg.transforms.intensity import normalize

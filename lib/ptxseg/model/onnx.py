@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
 import torch
 
 from ptxseg.io.atomic import atomic_write, write_text_atomically
+from ptxseg.model.identity import file_digest
 
-__all__ = ["ONNX_OPSET", "cached_onnx_export", "export_onnx", "file_digest"]
+__all__ = ["ONNX_OPSET", "cached_onnx_export", "export_onnx"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -39,16 +39,6 @@ def export_onnx(model: torch.nn.Module, image_size: int, path: Path) -> Path:
                 dynamo=False,
             )
     return path
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's content: what cached exports are stamped with, so a changed checkpoint is noticed even
-    when its size and name stay the same."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cached_onnx_export(model: torch.nn.Module, image_size: int, checkpoint: Path) -> Path:

@@ -13,7 +13,6 @@ folder, since training runs in another process than the server that reads the re
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ptxseg.io.atomic import atomic_write, write_text_atomically
+from ptxseg.model.identity import file_digest
 
 __all__ = ["ModelRecord", "ModelStore", "SERVED_NAME", "PREVIOUS_NAME", "RECORD_NAME"]
 
@@ -155,9 +155,9 @@ class ModelStore:
         """``record``, after making the served file the one it describes where an install was cut short."""
         if not record.served_sha256 or not self.has_model() or record.served_stamp == self._served_stamp():
             return record
-        if _sha256(self.served_path) == record.served_sha256:  # same bytes, another file (restored from a backup)
+        if file_digest(self.served_path) == record.served_sha256:  # same bytes, another file (restored from a backup)
             record.served_stamp = self._served_stamp()
-        elif self.previous_path.is_file() and _sha256(self.previous_path) == record.served_sha256:
+        elif self.previous_path.is_file() and file_digest(self.previous_path) == record.served_sha256:
             LOGGER.warning(
                 "%s is not the model its record describes (an install was interrupted); the previous model, "
                 "which it describes, is served again",
@@ -169,7 +169,7 @@ class ModelStore:
             LOGGER.warning("%s was replaced outside ptxseg; its record is reset", self.served_path.name)
             record = ModelRecord(version=record.version, trained=True, weights="unknown", history=record.history)
             record.source = f"{self.served_path.name} replaced outside ptxseg (not recorded)"
-            record.served_sha256, record.served_stamp = _sha256(self.served_path), self._served_stamp()
+            record.served_sha256, record.served_stamp = file_digest(self.served_path), self._served_stamp()
         self.write_record(record)
         return record
 
@@ -188,13 +188,5 @@ class ModelStore:
         """Copy ``source`` over ``target`` atomically; returns the SHA-256 of what was copied."""
         with atomic_write(target) as temporary:
             shutil.copyfile(source, temporary)
-            digest = _sha256(temporary)
+            digest = file_digest(temporary)
         return digest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
