@@ -26,8 +26,9 @@ from benchmarks.common.model_inputs import input_side, mask_agreement, max_proba
 from benchmarks.common.report import finish, format_table, verdict
 from benchmarks.common.timing import summarize, time_ms
 from ptxseg.compute.device import cpu_supports_bf16
+from ptxseg.inference.calibration import runtime_inputs
 from ptxseg.inference.int8 import cached_int8_model
-from ptxseg.inference.runtime_choice import CALIBRATION_IMAGES, CALIBRATION_SEEDS, decided_runtime, phantom_inputs
+from ptxseg.inference.runtime_choice import decided_runtime
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend
 from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
 from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
@@ -65,9 +66,9 @@ class ChannelsLastTorch:
 def _int8(onnx_path: Path, checkpoint: Path, size: int, threads: int | None) -> OpenVINOBackend:
     """OpenVINO int8 as the server builds it: NNCF on phantom inputs, cached beside the checkpoint (its build time
     includes the calibration when the cache is cold)."""
-    calibration = phantom_inputs(CALIBRATION_IMAGES, size, CALIBRATION_SEEDS)
+    inputs = runtime_inputs(size)
     return OpenVINOBackend(
-        cached_int8_model(onnx_path, checkpoint, size, calibration, "phantoms"), threads=threads, int8=True
+        cached_int8_model(onnx_path, checkpoint, size, inputs.calibration, inputs.source), threads=threads, int8=True
     )
 
 

@@ -44,7 +44,7 @@ class PtxsegApp(MONAILabelApp):
     def on_init_complete(self) -> None:
         """Server start (not training subprocesses): warm the model in the background for the first /infer."""
         super().on_init_complete()
-        self.task.served.warm_up_in_background()
+        self.task.served.warm_up_in_background(calibration_studies=self.datastore().image_files_folder())
         if self.prescreening is not None:
             self.prescreening.start()
 

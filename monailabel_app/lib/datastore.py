@@ -165,6 +165,10 @@ class PtxsegDatastore(LocalDatastore):
         """The studies folder this datastore serves."""
         return Path(self._datastore_path)
 
+    def image_files_folder(self) -> Path:
+        """Where the served images lie as files (int8 calibrates on them): the studies folder itself."""
+        return self.studies_folder()
+
     def unreadable_reason(self, identifier: str) -> str | None:
         """Why a study cannot be read, or None."""
         obj = self._datastore.objects.get(identifier)

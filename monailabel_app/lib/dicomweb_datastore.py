@@ -61,6 +61,10 @@ class DicomwebDatastore(Datastore):
         """The local state folder (cache, labels)."""
         return self.studies.folder
 
+    def image_files_folder(self) -> Path:
+        """Where the served images lie as files (int8 calibrates on them): the instances fetched so far."""
+        return self.studies.cache.folder
+
     def check_known(self, identifier: str) -> str:
         """A safe id of a served instance; 400 for a hostile id, 404 for an unknown one, 503 when the PACS is down."""
         check_image_id(identifier)

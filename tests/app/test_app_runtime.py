@@ -36,3 +36,4 @@ def test_the_measured_runtime_serves_and_info_says_why(tmp_path):
     assert any(row["runtime"].startswith("openvino-int8") for row in choice["candidates"])
     assert runtime["serving"] == choice["chosen"] == answer.json()["backend"]
     assert runtime["reason"] == choice["reason"] and "agree with PyTorch fp32" in choice["reason"]
+    assert choice["calibration"].startswith("256 phantoms (2 readable served studies")  # the studies were looked at

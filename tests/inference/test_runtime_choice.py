@@ -4,17 +4,26 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from ptxseg.compute.device import cpu_supports_bf16
-from ptxseg.inference import runtime_choice
+from ptxseg.inference.calibration import (
+    CALIBRATION_SEEDS,
+    GATE_IMAGES,
+    GATE_SEEDS,
+    MIN_CALIBRATION_STUDIES,
+    phantom_inputs,
+)
 from ptxseg.inference.int8 import cached_int8_model, quantize_int8
-from ptxseg.inference.runtime_choice import choose_cpu_runtime, decided_runtime, phantom_inputs
+from ptxseg.inference.runtime_choice import choose_cpu_runtime, decided_runtime
 from ptxseg.inference.runtime_gate import gate_runtime
 from ptxseg.inference.runtimes import OpenVINOBackend, TorchBackend
+from ptxseg.io.writers import write_png
 from ptxseg.model.checkpoint import load_model, save_checkpoint
 from ptxseg.model.network import build_architecture
 from ptxseg.model.onnx import cached_onnx_export, export_onnx
+from ptxseg.phantom.synthetic import make_phantom
 
 pytestmark = pytest.mark.slow
 SIZE = 128  # the trained phantom model's input side
@@ -31,11 +40,11 @@ def trained(trained_phantom_model, tmp_path_factory):
 
 def test_int8_agrees_with_fp32_on_held_out_phantoms(trained):
     checkpoint, model, metadata, onnx_path = trained
-    calibration = phantom_inputs(32, SIZE, runtime_choice.CALIBRATION_SEEDS)
+    calibration = phantom_inputs(32, SIZE, CALIBRATION_SEEDS)
     int8_path = cached_int8_model(onnx_path, checkpoint, SIZE, calibration, "phantoms")
     int8 = OpenVINOBackend(int8_path, int8=True)
 
-    gate = gate_runtime(TorchBackend(model), int8, phantom_inputs(16, SIZE, runtime_choice.GATE_SEEDS))
+    gate = gate_runtime(TorchBackend(model), int8, phantom_inputs(16, SIZE, GATE_SEEDS))
 
     assert gate.passed, gate.reason
     assert gate.mask_dice >= 0.99 and gate.max_probability_difference <= 0.02
@@ -50,9 +59,7 @@ def test_a_broken_int8_model_is_refused_and_the_next_runtime_serves(trained, tmp
     stranger = export_onnx(build_architecture("efficientnet-b0"), SIZE, tmp_path / "stranger.onnx")
     broken = quantize_int8(stranger, phantom_inputs(4, SIZE, 0), tmp_path / "broken-int8")
 
-    choice = choose_cpu_runtime(
-        model, onnx_path, lambda: broken, phantom_inputs(8, SIZE, runtime_choice.GATE_SEEDS), repeats=2
-    )
+    choice = choose_cpu_runtime(model, onnx_path, lambda: broken, phantom_inputs(8, SIZE, GATE_SEEDS), repeats=2)
 
     rows = {row["runtime"]: row for row in choice.candidates}
     int8_name = f"openvino-int8-{'bf16' if cpu_supports_bf16() else 'f32'}"
@@ -80,3 +87,22 @@ def test_the_decision_is_measured_once_per_checkpoint_and_cpu(trained, tmp_path,
     save_checkpoint(checkpoint, build_architecture("efficientnet-b0"), metadata)  # new content: stale decision
     with pytest.raises(AssertionError, match="measured again"):
         decided_runtime(checkpoint, SIZE, int8=False)
+
+
+def test_the_served_studies_calibrate_int8_and_the_decision_and_stamp_say_so(trained, tmp_path):
+    _, model, metadata, _ = trained
+    checkpoint = save_checkpoint(tmp_path / "model.safetensors", model, metadata)
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    count = GATE_IMAGES + MIN_CALIBRATION_STUDIES
+    for seed in range(count):
+        image = make_phantom(size=256, positive=seed % 3 == 0, seed=500 + seed, difficulty=0.3).image
+        write_png((255 * image).astype(np.uint8), studies / f"1.2.826.0.{seed}.png")
+
+    choice = decided_runtime(checkpoint, SIZE, studies=studies)
+
+    assert choice.calibration == f"{MIN_CALIBRATION_STUDIES} served studies"
+    stamp = json.loads(checkpoint.with_name("model.safetensors.128.int8.json").read_text())
+    assert (stamp["calibration"], stamp["images"]) == (choice.calibration, MIN_CALIBRATION_STUDIES)
+    int8_row = next(row for row in choice.candidates if row["runtime"].startswith("openvino-int8"))
+    assert f"on {2 * GATE_IMAGES} images" in int8_row["reason"]  # held-out phantoms and held-out studies

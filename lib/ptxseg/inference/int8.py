@@ -34,7 +34,8 @@ FULL_PRECISION_LAYERS = (".*segmentation_head.*", ".*decoder/blocks.4/.*")
 
 
 def quantize_int8(onnx_path: str | os.PathLike, calibration: Sequence[np.ndarray], out_dir: str | os.PathLike) -> Path:
-    """Quantise an ONNX export to int8 with NNCF, calibrated on ``calibration`` (normalised (1, 1, S, S) inputs).
+    """Quantise an ONNX export to int8 with NNCF, calibrated on ``calibration`` (normalised (1, 1, S, S) inputs; a
+    ``LazyInputs`` makes each when NNCF asks for it).
 
     Returns the OpenVINO model file (``out_dir/model.xml`` with its ``model.bin``).
 
@@ -49,7 +50,7 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration: Sequence[np.ndarray
     model = ov.Core().read_model(str(onnx_path))
     quantized = nncf.quantize(
         model,
-        nncf.Dataset([np.ascontiguousarray(item, np.float32) for item in calibration]),
+        nncf.Dataset(calibration, lambda item: np.ascontiguousarray(item, np.float32)),
         preset=nncf.QuantizationPreset.MIXED,
         subset_size=len(calibration),
         fast_bias_correction=True,
@@ -75,7 +76,8 @@ def int8_model_path(checkpoint: Path, image_size: int) -> Path:
 def cached_int8_model(
     onnx_path: Path, checkpoint: Path, image_size: int, calibration: Sequence[np.ndarray], calibration_source: str
 ) -> Path:
-    """The int8 model beside ``checkpoint``, quantised again whenever the checkpoint's content changed.
+    """The int8 model beside ``checkpoint``, quantised again whenever the checkpoint's content or the calibration
+    source changed.
 
     The model lives in a folder of its own (``<checkpoint>.<size>.int8/``), built in a temporary folder and
     renamed into place, with a stamp written last (checkpoint digest and where the calibration images came from),
@@ -87,7 +89,8 @@ def cached_int8_model(
     digest = file_digest(checkpoint)
     if (folder / INT8_MODEL_NAME).is_file() and stamp_path.is_file():
         try:
-            if json.loads(stamp_path.read_text()).get("checkpoint_sha256") == digest:
+            stamp = json.loads(stamp_path.read_text())
+            if (stamp.get("checkpoint_sha256"), stamp.get("calibration")) == (digest, calibration_source):
                 return folder / INT8_MODEL_NAME
         except ValueError:
             LOGGER.warning("unreadable int8 stamp %s: quantising again", stamp_path.name)

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ptxseg.compute.device import cpu_model_and_flags, cpu_supports_bf16
+from ptxseg.inference.calibration import runtime_inputs
 from ptxseg.inference.int8 import cached_int8_model, int8_model_path
 from ptxseg.inference.runtime_gate import GateResult, gate_runtime
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend
@@ -37,9 +38,6 @@ from ptxseg.io.atomic import write_text_atomically
 from ptxseg.model.checkpoint import load_model
 from ptxseg.model.identity import file_digest
 from ptxseg.model.onnx import cached_onnx_export
-from ptxseg.phantom.synthetic import make_phantom
-from ptxseg.transforms.fit import fit_to_square
-from ptxseg.transforms.intensity import normalize
 
 __all__ = [
     "RuntimeChoice",
@@ -47,16 +45,11 @@ __all__ = [
     "choose_cpu_runtime",
     "current_decision",
     "decided_runtime",
-    "phantom_inputs",
     "served_runtime",
 ]
 
 LOGGER = logging.getLogger(__name__)
 REFERENCE = "torch-cpu-fp32"
-GATE_IMAGES = 8
-CALIBRATION_IMAGES = 64
-# Disjoint seed ranges: the gate must judge on inputs the int8 calibration has not seen.
-CALIBRATION_SEEDS, GATE_SEEDS = 10_000, 20_000
 
 
 @dataclass
@@ -68,25 +61,11 @@ class RuntimeChoice:
     candidates: list[dict] = field(default_factory=list)
     cpu: str = ""
     checkpoint_sha256: str = ""
+    calibration: str = ""
 
     def to_dict(self) -> dict:
         """Plain-JSON form (``/info``, the decision file)."""
         return asdict(self)
-
-
-def phantom_inputs(count: int, image_size: int, first_seed: int) -> list[np.ndarray]:
-    """``count`` normalised phantom inputs (1, 1, S, S), half with a pneumothorax, for calibration or the gate.
-
-    Example:
-        >>> [item.shape for item in phantom_inputs(2, 64, 0)]
-        [(1, 1, 64, 64), (1, 1, 64, 64)]
-    """
-    inputs = []
-    for seed in range(first_seed, first_seed + count):
-        phantom = make_phantom(size=image_size, positive=seed % 2 == 0, seed=seed, difficulty=0.2)
-        fitted, _ = fit_to_square(phantom.image, image_size)
-        inputs.append(normalize(fitted)[None, None].astype(np.float32))
-    return inputs
 
 
 def _median_ms(backend, batch: np.ndarray, repeats: int) -> float:
@@ -211,9 +190,15 @@ def served_runtime(choice: RuntimeChoice, checkpoint: Path, model, image_size: i
 
 
 def decided_runtime(
-    checkpoint: Path, image_size: int, threads: int | None = None, int8: bool = True, timeout_s: float = 1800
+    checkpoint: Path,
+    image_size: int,
+    threads: int | None = None,
+    int8: bool = True,
+    studies: Path | None = None,
+    timeout_s: float = 1800,
 ) -> RuntimeChoice:
-    """The runtime decision for ``checkpoint`` on this CPU: read from beside it, else measured in a child process.
+    """The runtime decision for ``checkpoint`` on this CPU: read from beside it, else measured in a child process
+    that calibrates int8 on the served studies in ``studies`` when there are enough (``ptxseg.inference.calibration``).
 
     Example:
         >>> decided_runtime(Path("model.safetensors"), 512).chosen  # doctest: +SKIP
@@ -232,6 +217,7 @@ def decided_runtime(
         str(image_size),
     ]
     command += (["--threads", str(threads)] if threads else []) + ([] if int8 else ["--no-int8"])
+    command += ["--studies", str(studies)] if studies is not None else []
     finished = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
     choice = current_decision(checkpoint, image_size)
     if finished.returncode != 0 or choice is None:
@@ -239,19 +225,19 @@ def decided_runtime(
     return choice
 
 
-def _measure(checkpoint: Path, image_size: int, threads: int | None, int8: bool) -> RuntimeChoice:
+def _measure(checkpoint: Path, image_size: int, threads: int | None, int8: bool, studies: Path | None) -> RuntimeChoice:
     model, metadata = load_model(checkpoint)
     onnx_path = cached_onnx_export(model, image_size, checkpoint)
+    inputs = runtime_inputs(image_size, studies)
 
     def int8_model() -> Path:
-        calibration = phantom_inputs(CALIBRATION_IMAGES, image_size, CALIBRATION_SEEDS)
-        return cached_int8_model(onnx_path, checkpoint, image_size, calibration, "phantoms")
+        return cached_int8_model(onnx_path, checkpoint, image_size, inputs.calibration, inputs.source)
 
-    gate_inputs = phantom_inputs(GATE_IMAGES, image_size, GATE_SEEDS)
     choice = choose_cpu_runtime(
-        model, onnx_path, int8_model if int8 else None, gate_inputs, threads, metadata.postprocessor()
+        model, onnx_path, int8_model if int8 else None, inputs.gate, threads, metadata.postprocessor()
     )
     choice.checkpoint_sha256 = file_digest(checkpoint)
+    choice.calibration = inputs.source if int8 else "none (int8 not tried)"
     return choice
 
 
@@ -262,9 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--image-size", type=int, required=True)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--no-int8", dest="int8", action="store_false")
+    parser.add_argument("--studies", type=Path, help="served studies to calibrate int8 on (else phantoms)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    choice = _measure(args.checkpoint, args.image_size, args.threads, args.int8)
+    choice = _measure(args.checkpoint, args.image_size, args.threads, args.int8, args.studies)
     write_text_atomically(_decision_path(args.checkpoint, args.image_size), json.dumps(choice.to_dict(), indent=1))
     print(choice.reason)
     return 0

@@ -59,6 +59,7 @@ class ServedModel:
         self._choice_stamp: tuple | None = None
         self._applied_choice: RuntimeChoice | None = None
         self._serving = False
+        self._calibration_studies: Path | None = None
         self._ensure_loadable_model()
         if settings.mc_samples:  # a model without dropout stops the server at start, not at the first scoring
             require_dropout(load_checkpoint(self.store.served_path)[1], self.store.served_path.name)
@@ -137,7 +138,9 @@ class ServedModel:
 
     def _measure(self, stamp: tuple) -> None:
         try:
-            choice = decided_runtime(self.store.served_path, self.settings.image_size)
+            choice = decided_runtime(
+                self.store.served_path, self.settings.image_size, studies=self._calibration_studies
+            )
         except (RuntimeError, OSError, ValueError) as error:  # the default runtime keeps serving
             LOGGER.error("measuring the CPU runtimes failed; the default runtime keeps serving: %s", error)
             return
@@ -180,12 +183,14 @@ class ServedModel:
         predictor = self.predictor()
         predictor.probability_maps(np.zeros((1, predictor.image_size, predictor.image_size), np.float32))
 
-    def warm_up_in_background(self) -> threading.Thread:
+    def warm_up_in_background(self, calibration_studies: Path | None = None) -> threading.Thread:
         """``warm_up`` in a daemon thread; a failure is logged (the first request reports the real error).
 
-        Called at server start: from then on this process also measures the runtimes of each new model.
+        Called at server start: from then on this process also measures the runtimes of each new model, with int8
+        calibrated on the images in ``calibration_studies`` (the served studies) when there are enough of them.
         """
         self._serving = True
+        self._calibration_studies = calibration_studies
         thread = threading.Thread(target=self._warm_up_logged, name="ptxseg-warm-up", daemon=True)
         thread.start()
         return thread
