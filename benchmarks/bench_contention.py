@@ -21,14 +21,13 @@ import torch
 
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.report import finish, print_setup_table
+from benchmarks.common.studies import write_dicom_studies
 from benchmarks.common.timing import summarize, time_ms
 from ptxseg.inference.predictor import Predictor
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import read_cxr
-from ptxseg.io.writers import quantize, write_dicom
 from ptxseg.model.checkpoint import CheckpointMetadata, save_checkpoint
 from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
-from ptxseg.phantom.synthetic import make_phantom
 
 __all__ = ["main", "train_forever"]
 
@@ -76,8 +75,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         checkpoint = save_checkpoint(
             workdir / "model.safetensors", model, CheckpointMetadata(encoder=args.encoder, image_size=args.size)
         )
-        pixels = quantize(make_phantom(args.image_side, seed=7).image, bits=12)
-        dicom = write_dicom(pixels, workdir / "2.25.7.dcm", bits_stored=12)
+        dicom = write_dicom_studies(workdir, args.image_side)[0]
         predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
         stages = []
 

@@ -23,6 +23,7 @@ import torch
 
 from benchmarks.common.machine import describe_machine, machine_lines
 from benchmarks.common.model_inputs import input_side, mask_agreement, max_probability_difference, phantom_batch
+from benchmarks.common.model_under_test import model_under_test
 from benchmarks.common.report import finish, format_table, verdict
 from benchmarks.common.timing import summarize, time_ms
 from ptxseg.compute.device import cpu_supports_bf16
@@ -30,8 +31,7 @@ from ptxseg.inference.calibration import runtime_inputs
 from ptxseg.inference.int8 import cached_int8_model
 from ptxseg.inference.runtime_choice import decided_runtime
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend
-from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
-from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
+from ptxseg.model.network import DEFAULT_ENCODER
 from ptxseg.model.onnx import cached_onnx_export
 
 __all__ = ["main", "run_benchmark", "FAST_PATH_TARGET"]
@@ -89,32 +89,12 @@ def _paths(
     return paths
 
 
-def _load(args: argparse.Namespace, workdir: Path) -> tuple[torch.nn.Module, Path, int, str]:
-    """The network, a checkpoint file for it (the ONNX export is cached beside it), the input size, a label."""
-    if args.model:
-        checkpoint = Path(args.model)
-        model, metadata = load_model(checkpoint)
-        metrics = {key: value for key, value in metadata.metrics.items() if "dice" in key}
-        label = f"TRAINED checkpoint {checkpoint} ({metadata.encoder}, trained at {metadata.image_size} px, {metrics})"
-        return model, checkpoint, args.size or metadata.image_size, label
-    size = args.size or 512
-    model = build_architecture(args.encoder).eval()
-    checkpoint = save_checkpoint(
-        workdir / "random-init.safetensors", model, CheckpointMetadata(encoder=args.encoder, image_size=size)
-    )
-    label = (
-        f"RANDOM-INIT {args.encoder} (no --model): its masks mean nothing, so 'mask Dice vs fp32' only checks "
-        "the runtimes agree numerically on an untrained net; pass --model CKPT for agreement on a trained model"
-    )
-    return model, checkpoint, size, label
-
-
 def run_benchmark(args: argparse.Namespace) -> dict:
     """Build every path, time it and compare its masks with the naive fp32 forward; returns the results."""
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="ptxseg-bench-model-") as workdir:
-        model, checkpoint, size, label = _load(args, Path(workdir))
+        model, checkpoint, size, label = model_under_test(args.model, args.encoder, args.size, Path(workdir))
         batch = phantom_batch(size, count=args.agreement_images)
         single = batch[:1]
         started = time.perf_counter()

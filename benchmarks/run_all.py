@@ -1,4 +1,4 @@
-"""Run the CPU benchmarks (model, server, training) and rewrite ``benchmarks/RESULTS.md`` with their output.
+"""Run the CPU benchmarks (model, server, throughput, training) and rewrite ``benchmarks/RESULTS.md`` with their output.
 
 Steps: wait until the machine is quiet (1-minute load below ``--max-load``, timings on a busy 2-core machine mean
 little); train a small EfficientNet-B4 on 128 px phantoms with ``ptxseg train`` (about 3 minutes on 2 cores) so
@@ -130,6 +130,8 @@ def benchmark_plan(checkpoint: Path, quick: bool) -> list[tuple[str, list[str]]]
     server = ["--image-side", "128", *tiny, "--requests", "3"] if quick else ["--requests", "20"]
     train = [*tiny[:2], "--size", "64", "--batch-size", "2", "--steps", "2", "--epochs", "1"] if quick else []
     trainer = ["--image-side", "128", "--trainer-encoder", "efficientnet-b0", "--trainer-size", "64"] if quick else []
+    folder = ["--image-side", "128", "--images", "4", "--batch-sizes", "1", "2"] if quick else ["--images", "16"]
+    precision = ["--size", "64", "--train", "8", "--epochs", "1"] if quick else []
     return [
         ("Model forward: random-init network at the served size", _benchmark("bench_model", *tiny, *repeats)),
         ("Profile of the OpenVINO forward by layer type", _benchmark("profile_openvino", *tiny)),
@@ -138,7 +140,12 @@ def benchmark_plan(checkpoint: Path, quick: bool) -> list[tuple[str, list[str]]]
             _benchmark("bench_model", "--model", str(checkpoint), *repeats),
         ),
         ("Server: /infer over HTTP vs forward vs stock MONAI", _benchmark("bench_server", *server)),
+        (
+            "Throughput over a folder of DICOMs: batched with reads overlapped vs one at a time",
+            _benchmark("bench_throughput", *tiny, *folder),
+        ),
         ("Training on CPU", _benchmark("bench_train", *train, "--workers", "0", "1")),
+        ("CPU fine-tuning: bf16 autocast vs fp32, same seed", _benchmark("bench_train_precision", *precision)),
         (
             "Active-learning scoring: flip-TTA vs MC dropout",
             _benchmark("bench_uncertainty", *tiny, "--repeats", "1" if quick else "3"),

@@ -120,7 +120,8 @@ def test_bench_server_times_infer_against_forward_and_stock(tmp_path):
         timeout=400,
     )
     results = json.loads((tmp_path / "server.json").read_text())
-    assert results["peak_rss_mb"] >= results["idle_rss_mb"] > 0
+    assert results["startup_peak_rss_mb"] >= results["idle_rss_mb"] > 0 and results["serving_peak_rss_mb"] > 0
+    assert results["served_backend"] in results["runtime_reason"]  # the measured runtime is the one timed
     assert results["served_backend"].startswith(("openvino", "onnxruntime"))
     split = results["stage_split_ms"]
     assert set(split) == {"read", "preprocess", "forward", "postprocess", "write", "http"}
@@ -154,3 +155,22 @@ def test_bench_uncertainty_times_flip_tta_against_mc_dropout(tmp_path):
     results = json.loads((tmp_path / "uncertainty.json").read_text())
     assert [row["vs_flip"] for row in results["rows"]][0] == 1.0 and len(results["rows"]) == 3
     assert results["encoder_reuse_ratio"] > 0 and "encoder once vs whole forwards" in output
+
+
+@pytest.mark.slow
+def test_bench_throughput_reports_images_per_second_batched_and_one_at_a_time(tmp_path):
+    tiny = ["--image-side", "128", "--images", "4", "--batch-sizes", "1", "2", "--json", str(tmp_path / "t.json")]
+    output = run_benchmark("bench_throughput", *TINY_MODEL, *tiny, timeout=400)
+    results = json.loads((tmp_path / "t.json").read_text())
+    rows = results["rows"]
+    assert [(row["what"].split()[0], row["batch"]) for row in rows] == [
+        ("predict:", 1),
+        ("predict_files", 1),
+        ("predict_files", 2),
+        ("score:", 1),
+        ("score_images", 1),
+        ("score_images", 2),
+    ]
+    assert rows[0]["vs_one_at_a_time"] == rows[3]["vs_one_at_a_time"] == 1.0
+    assert all(row["images_per_s"] > 0 for row in rows)
+    assert results["served_backend"] in results["setup"] and "images/s" in output

@@ -94,7 +94,7 @@ def cached_int8_model(
                 return folder / INT8_MODEL_NAME
         except ValueError:
             LOGGER.warning("unreadable int8 stamp %s: quantising again", stamp_path.name)
-    LOGGER.info("quantising %s to int8 on %d %s", checkpoint.name, len(calibration), calibration_source)
+    LOGGER.info("quantising %s to int8, calibrated on %s", checkpoint.name, calibration_source)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-int8-", dir=checkpoint.parent))
     try:
         quantize_int8(onnx_path, calibration, staging)

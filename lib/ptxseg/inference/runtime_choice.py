@@ -68,14 +68,18 @@ class RuntimeChoice:
         return asdict(self)
 
 
-def _median_ms(backend, batch: np.ndarray, repeats: int) -> float:
-    backend(batch)  # the first call compiles kernels and allocates: not what a request waits for
-    times = []
+def _interleaved_median_ms(backends: dict[str, object], batch: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median latency of each backend, timed in rounds (one call of each per round) so that a load spike on a shared
+    machine slows every candidate alike instead of deciding the race."""
+    for backend in backends.values():
+        backend(batch)  # the first call compiles kernels and allocates: not what a request waits for
+    times: dict[str, list[float]] = {name: [] for name in backends}
     for _ in range(repeats):
-        started = time.perf_counter()
-        backend(batch)
-        times.append(1000 * (time.perf_counter() - started))
-    return statistics.median(times)
+        for name, backend in backends.items():
+            started = time.perf_counter()
+            backend(batch)
+            times[name].append(1000 * (time.perf_counter() - started))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _cpu_signature() -> str:
@@ -129,10 +133,10 @@ def choose_cpu_runtime(
         gate_inputs: held-out normalised inputs the candidates are judged on.
         threads: CPU threads for the runtimes.
         postprocess: the served post-processing (the masks compared are the served masks).
-        repeats: timed forwards per candidate (median).
+        repeats: timed forwards per candidate (median), interleaved across the candidates.
     """
     reference = TorchBackend(model, "cpu")
-    rows = [{"runtime": REFERENCE, "passed": True, "median_ms": _median_ms(reference, gate_inputs[0], repeats)}]
+    rows, passing_backends = [{"runtime": REFERENCE, "passed": True}], {REFERENCE: reference}
     for name in _candidate_names(int8_factory is not None):
         try:
             int8_path = int8_factory() if name.startswith("openvino-int8") else None
@@ -144,8 +148,10 @@ def choose_cpu_runtime(
         row = {"runtime": name, "passed": gate.passed, "reason": gate.reason, "mask_dice": round(gate.mask_dice, 5)}
         row["max_probability_difference"] = round(gate.max_probability_difference, 5)
         if gate.passed:
-            row["median_ms"] = _median_ms(candidate, gate_inputs[0], repeats)
+            passing_backends[name] = candidate
         rows.append(row)
+    for name, median_ms in _interleaved_median_ms(passing_backends, gate_inputs[0], repeats).items():
+        next(row for row in rows if row["runtime"] == name)["median_ms"] = median_ms
     passing = [row for row in rows if row["passed"]]
     best = min(passing, key=lambda row: row["median_ms"])
     timings = ", ".join(f"{row['runtime']} {row['median_ms']:.1f} ms" for row in passing)
