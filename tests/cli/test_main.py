@@ -46,3 +46,19 @@ def test_python_dash_m_ptxseg_lists_the_commands():
     result = subprocess.run([sys.executable, "-m", "ptxseg", "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "phantoms" in result.stdout and "convert-siim" in result.stdout
+
+
+def test_parsing_the_command_line_imports_no_torch():
+    """``ptxseg serve`` stays running beside the server for its whole life: torch would hold about 1 GB in it."""
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['ptxseg', 'serve', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('ptxseg', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(name for name in ('torch', 'monai', 'monailabel') if name in sys.modules))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().splitlines()[-1] == "[]"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ptxseg.training.config import TrainConfig
-from ptxseg.training.recipes import DEFAULT_ENSEMBLE
+from ptxseg.training.config import DEFAULT_ENSEMBLE, TrainConfig
 
 __all__ = ["register", "run"]
 

@@ -15,7 +15,8 @@ from ptxseg.model.bundle import check_options
 from ptxseg.model.network import SUPPORTED_ENCODERS
 from ptxseg.options import parse_bool
 from ptxseg.serving.settings import APP_CONF_VARIABLE, ServingSettings
-from ptxseg.training.recipes import DEFAULT_ENSEMBLE, default_options
+from ptxseg.training.config import DEFAULT_ENSEMBLE
+from ptxseg.training.recipes import default_options
 
 __all__ = ["RECIPE_KEYS", "RecipeSettings"]
 

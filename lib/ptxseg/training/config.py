@@ -14,7 +14,11 @@ from pathlib import Path
 from ptxseg.options import check_at_least, check_probability
 from ptxseg.options.values import check_dropout, check_input_side
 
-__all__ = ["MONITORED_METRICS", "TrainConfig", "TrainResult"]
+# The ensemble recipe's members: the published B4 plus two smaller EfficientNets (different receptive fields disagree
+# where a single model guesses). Here, not in ``recipes``: the command line's parser needs them without torch.
+DEFAULT_ENSEMBLE = ("efficientnet-b4", "efficientnet-b2", "efficientnet-b0")
+
+__all__ = ["DEFAULT_ENSEMBLE", "MONITORED_METRICS", "TrainConfig", "TrainResult"]
 
 MONITORED_METRICS = ("pooled_iou", "pooled_dice", "per_image_dice")
 # Postponed annotations are strings: the argparse type of each one a field uses.

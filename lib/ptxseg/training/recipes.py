@@ -17,15 +17,12 @@ from ptxseg.inference.loading import load_predictor
 from ptxseg.model.bundle import ModelBundle, load_bundle, save_bundle
 from ptxseg.model.checkpoint import load_model, save_checkpoint
 from ptxseg.training.classifier import train_classifier
-from ptxseg.training.config import TrainConfig
+from ptxseg.training.config import DEFAULT_ENSEMBLE, TrainConfig
 from ptxseg.training.loop import train
 from ptxseg.training.validate import validate_predictor
 from ptxseg.transforms.postprocess import ThresholdPostprocess, TripletPostprocess
 
-__all__ = ["DEFAULT_ENSEMBLE", "RecipeResult", "default_options", "train_recipe"]
-
-# The published B4 plus two smaller EfficientNets: different receptive fields disagree where a single model guesses.
-DEFAULT_ENSEMBLE = ("efficientnet-b4", "efficientnet-b2", "efficientnet-b0")
+__all__ = ["RecipeResult", "default_options", "train_recipe"]
 
 
 @dataclass
