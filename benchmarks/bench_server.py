@@ -23,7 +23,13 @@ import requests
 
 from benchmarks.common.machine import describe_machine, machine_lines
 from benchmarks.common.model_inputs import input_side
-from benchmarks.common.process_memory import PeakMemory, tree_memory_by_process, tree_pss_bytes, tree_rss_bytes
+from benchmarks.common.process_memory import (
+    PeakMemory,
+    tree_memory_by_process,
+    tree_pss_bytes,
+    tree_rss_by_process,
+    tree_rss_bytes,
+)
 from benchmarks.common.report import finish, format_table, verdict
 from benchmarks.common.stock_monai import StockMonaiPipeline
 from benchmarks.common.studies import write_dicom_studies
@@ -101,7 +107,8 @@ def _served(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
             # process exports, quantises, gates and times the runtimes; the first request after its decision
             # loads the chosen one. PSS is slow to read, so it is sampled here only, not while requests are timed.
             pid = server.process.pid
-            with PeakMemory(pid) as startup_memory, PeakMemory(pid, tree_pss_bytes, interval_s=0.25) as startup_pss:
+            startup_memory = PeakMemory(pid, tree_rss_by_process, interval_s=0.1)
+            with startup_memory, PeakMemory(pid, tree_pss_bytes, interval_s=0.25) as startup_pss:
                 cold_ms = time_ms(lambda: _post_infer(session, server.url, image, "image"), repeats=1, warmup=0)[0]
                 runtime = _wait_for_runtime(session, server.url, args.measure_timeout)
                 runtime_ready_s = time.perf_counter() - started
@@ -124,6 +131,7 @@ def _served(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
         "idle_rss_mb": round(idle_rss / 1e6),
         "startup_peak_rss_mb": round(startup_memory.peak_bytes / 1e6),
         "startup_peak_pss_mb": round(startup_pss.peak_bytes / 1e6),
+        "startup_peak_by_process_mb": {name: round(size / 1e6) for name, size in startup_memory.peak_sample.items()},
         "serving_idle_rss_mb": round(serving_idle_rss / 1e6),
         "serving_peak_rss_mb": round(warm_memory.peak_bytes / 1e6),
         "memory_by_process": by_process,
@@ -236,6 +244,8 @@ def print_results(results: dict) -> None:
         f"{results['startup_peak_pss_mb']} MB); serving: idle {results['serving_idle_rss_mb']} MB, peak during the "
         f"timed requests {results['serving_peak_rss_mb']} MB"
     )
+    peak = results["startup_peak_by_process_mb"]
+    print("at the start-up peak: " + "; ".join(f"{name}: RSS {size} MB" for name, size in peak.items()))
     processes = results["memory_by_process"]
     print(
         "after the requests: "

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import psutil
 
-__all__ = ["tree_rss_bytes", "tree_pss_bytes", "tree_memory_by_process", "PeakMemory"]
+__all__ = ["tree_rss_bytes", "tree_rss_by_process", "tree_pss_bytes", "tree_memory_by_process", "PeakMemory"]
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -47,6 +47,26 @@ def tree_rss_bytes(pid: int) -> int:
     return _tree_sum(pid, lambda process: process.memory_info().rss)
 
 
+def _command(process: psutil.Process) -> str:
+    return " ".join(part.rsplit("/", 1)[-1] for part in process.cmdline()[:4])
+
+
+def tree_rss_by_process(pid: int) -> dict[str, int]:
+    """RSS of each process of the tree, keyed ``"<pid> <short command>"``: which process makes a peak.
+
+    Example:
+        >>> sum(tree_rss_by_process(os.getpid()).values()) > 0  # doctest: +SKIP
+        True
+    """
+    sizes = {}
+    for process in _tree(pid):
+        try:
+            sizes[f"{process.pid} {_command(process)}"] = process.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return sizes
+
+
 def tree_pss_bytes(pid: int) -> int:
     """Proportional set size of ``pid`` plus every descendant: shared pages counted once in the sum.
 
@@ -70,7 +90,7 @@ def tree_memory_by_process(pid: int) -> list[dict]:
     for process in _tree(pid):
         try:
             rss, pss = process.memory_info().rss, _pss(process)
-            command = " ".join(part.rsplit("/", 1)[-1] for part in process.cmdline()[:4])
+            command = _command(process)
         except psutil.NoSuchProcess:
             continue
         rows.append({"pid": process.pid, "command": command, "rss_mb": round(rss / 1e6), "pss_mb": round(pss / 1e6)})
@@ -80,23 +100,32 @@ def tree_memory_by_process(pid: int) -> list[dict]:
 class PeakMemory:
     """Sample ``measure(pid)`` every ``interval_s`` until stopped; ``peak_bytes`` is the largest sample.
 
+    ``measure`` returns bytes, or bytes by process (``tree_rss_by_process``): then the sum is what peaks, and
+    ``peak_sample`` keeps the processes of the peak.
+
     Example:
         >>> with PeakMemory(server_pid, tree_pss_bytes, interval_s=0.2) as memory:  # doctest: +SKIP
         ...     run_requests()
         >>> memory.peak_bytes  # doctest: +SKIP
     """
 
-    def __init__(self, pid: int, measure: Callable[[int], int] = tree_rss_bytes, interval_s: float = 0.05):
+    def __init__(
+        self, pid: int, measure: Callable[[int], int | dict[str, int]] = tree_rss_bytes, interval_s: float = 0.05
+    ):
         self.pid = pid
         self.measure = measure
         self.interval_s = interval_s
         self.peak_bytes = 0
+        self.peak_sample: int | dict[str, int] = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, self.measure(self.pid))
+            sample = self.measure(self.pid)
+            total = sum(sample.values()) if isinstance(sample, dict) else sample
+            if total > self.peak_bytes:
+                self.peak_bytes, self.peak_sample = total, sample
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> PeakMemory:
