@@ -3,7 +3,7 @@
 Steps: wait until the machine is quiet (1-minute load below ``--max-load``, timings on a busy 2-core machine mean
 little); train a small EfficientNet-B4 on 128 px phantoms with ``ptxseg train`` (about 3 minutes on 2 cores) so
 that fast-path mask agreement is measured on a model that has learnt something; then run each benchmark as
-``python -m benchmarks.<name>`` and record its command, the load around it, and its output. Takes about 15
+``python -m benchmarks.<name>`` and record its command, the load around it, and its output. Takes about 35
 minutes on 2 cores.
 
     python -m benchmarks.run_all                      # the recorded run
