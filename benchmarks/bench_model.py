@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from benchmarks.common.machine import describe_machine, machine_lines
-from benchmarks.common.model_inputs import input_side, mask_agreement, max_probability_difference, phantom_batch
-from benchmarks.common.model_under_test import model_under_test
+from benchmarks.common.model_inputs import mask_agreement, max_probability_difference, phantom_batch
+from benchmarks.common.model_under_test import add_model_arguments, model_under_test
 from benchmarks.common.report import finish, format_table, verdict
 from benchmarks.common.timing import summarize, time_ms
 from ptxseg.compute.device import cpu_supports_bf16
@@ -31,7 +31,6 @@ from ptxseg.inference.calibration import runtime_inputs
 from ptxseg.inference.int8 import cached_int8_model
 from ptxseg.inference.runtime_choice import decided_runtime
 from ptxseg.inference.runtimes import OnnxRuntimeBackend, OpenVINOBackend, TorchBackend
-from ptxseg.model.network import DEFAULT_ENCODER
 from ptxseg.model.onnx import cached_onnx_export
 
 __all__ = ["main", "run_benchmark", "FAST_PATH_TARGET"]
@@ -160,9 +159,7 @@ def print_results(results: dict) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_model", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="trained checkpoint (default: random-init --encoder)")
-    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="encoder of the random-init model")
-    parser.add_argument("--size", type=input_side, help="input side (default: the checkpoint's size, else 512)")
+    add_model_arguments(parser)
     parser.add_argument("--repeats", type=int, default=10, help="timed forwards per path (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed forwards per path before timing")
     parser.add_argument("--agreement-images", type=int, default=4, help="phantoms for the mask agreement")

@@ -23,8 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common.machine import describe_machine
-from benchmarks.common.model_inputs import input_side
-from benchmarks.common.model_under_test import model_under_test
+from benchmarks.common.model_under_test import add_model_arguments, model_under_test
 from benchmarks.common.report import finish, print_setup_table
 from benchmarks.common.studies import write_dicom_studies
 from ptxseg.inference.batch import predict_files
@@ -34,7 +33,6 @@ from ptxseg.inference.runtime_choice import decided_runtime, served_runtime
 from ptxseg.inference.scoring import score_images
 from ptxseg.io.masks import write_mask
 from ptxseg.io.reader import image_id, read_cxr
-from ptxseg.model.network import DEFAULT_ENCODER
 
 __all__ = ["main", "run_benchmark"]
 
@@ -131,9 +129,7 @@ def print_results(results: dict) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_throughput", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="trained checkpoint (default: random-init --encoder)")
-    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="encoder of the random-init model")
-    parser.add_argument("--size", type=input_side, help="model input side (default: the checkpoint's, else 512)")
+    add_model_arguments(parser)
     parser.add_argument("--image-side", type=int, default=1024, help="side of the DICOM files (pixels)")
     parser.add_argument("--images", type=int, default=16, help="files in the folder")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8], help="batch sizes to time")

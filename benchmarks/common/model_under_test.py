@@ -3,14 +3,23 @@ that no reader mistakes agreement on an untrained net for segmentation quality."
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import torch
 
+from benchmarks.common.model_inputs import input_side
 from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
-from ptxseg.model.network import build_architecture
+from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
 
-__all__ = ["model_under_test"]
+__all__ = ["add_model_arguments", "model_under_test"]
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model``, ``--encoder`` and ``--size``: what ``model_under_test`` is called with."""
+    parser.add_argument("--model", help="trained checkpoint (default: random-init --encoder)")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="encoder of the random-init model")
+    parser.add_argument("--size", type=input_side, help="model input side (default: the checkpoint's, else 512)")
 
 
 def model_under_test(
