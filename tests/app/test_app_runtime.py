@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.support.server_harness import make_test_studies, running_server
+from tests.support.server_tools import server_tree
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -17,16 +19,30 @@ def _runtime(server) -> dict:
     return server.get("/info/").json()["ptxseg"]["runtime"]
 
 
+def _server_memory_maps(server) -> str:
+    process = next(p for p in server_tree(server) if "monailabel.main" in " ".join(p.cmdline()))
+    return (Path("/proc") / str(process.pid) / "maps").read_text()
+
+
 def test_the_measured_runtime_serves_and_info_says_why(tmp_path):
     studies = make_test_studies(tmp_path / "studies", n_phantoms=2)
     with running_server(studies, tmp_path / "model", {"measure_runtimes": "true"}) as server:
         image = sorted(server.get("/datastore/?output=all").json()["objects"])[0]
         deadline = time.monotonic() + MEASURE_TIMEOUT_S
+        commands = set()
         while _runtime(server).get("choice") is None:
             assert time.monotonic() < deadline, _runtime(server)
+            commands |= {" ".join(process.cmdline()) for process in server_tree(server)}
             time.sleep(5)
         answer = server.post(f"/infer/pneumothorax?image={image}&output=json")
         runtime = _runtime(server)
+        server_maps = _server_memory_maps(server)
+
+    # Both the server and the measuring child run lean: MONAI's eager imports of pyarrow and Triton are not made.
+    lean = [command for command in commands if "ptxseg.compute.lean_process" in command]
+    assert any("monailabel.main start_server" in command for command in lean), commands
+    assert any("ptxseg.inference.runtime_choice" in command for command in lean), commands
+    assert "libarrow" not in server_maps and "/triton/" not in server_maps
 
     assert answer.status_code == 200, answer.text
     choice = runtime["choice"]

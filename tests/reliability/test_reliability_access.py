@@ -172,7 +172,6 @@ class _NoServer:
 
 
 def test_exposing_the_server_without_a_token_warns_loudly(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(cli_serve, "check_app_conf", lambda app_dir, conf: None)  # a process of its own; tested apart
     monkeypatch.setattr(cli_serve, "check_port_free", lambda host, port: None)  # tested apart (orphans test)
     monkeypatch.setattr(cli_serve.subprocess, "Popen", _NoServer)
     monkeypatch.setattr(cli_serve.signal, "signal", lambda *args: None)

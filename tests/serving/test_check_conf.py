@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from ptxseg.cli.serve import check_app_conf
 from ptxseg.serving.app_location import default_app_dir
-from ptxseg.serving.check_conf import BAD_CONF_STATUS, main
+from ptxseg.serving.check_conf import BAD_CONF_STATUS, check_app_conf, main
+from ptxseg.serving.short_lived import in_short_lived_process
 
 
 def test_a_good_conf_passes():
@@ -44,5 +44,5 @@ def test_it_runs_as_a_module_and_ptxseg_serve_reports_its_reason():
     assert checked.stderr.strip().startswith("threshold must lie strictly between 0 and 1, got 2.0")
 
     with pytest.raises(ValueError, match=r"^epochs must be >= 1, got -1$"):
-        check_app_conf(default_app_dir(), {"epochs": "-1"})
-    check_app_conf(default_app_dir(), {"epochs": "2"})
+        in_short_lived_process(check_app_conf, default_app_dir(), {"epochs": "-1"})
+    in_short_lived_process(check_app_conf, default_app_dir(), {"epochs": "2"})

@@ -1,8 +1,9 @@
 """``ptxseg serve``: start the MONAI Label server with the ptxseg app (on the built-in demo when no studies given).
 
-The server (``python -m monailabel.main start_server``) runs under ``ptxseg.serving.supervisor`` in a session of its
-own: however ``ptxseg serve`` ends (Ctrl-C, SIGTERM, SIGKILL, the OOM killer), the server and any training or scoring
-it started end with it, so no server is left holding the port and no trainer is left orphaned.
+The server (MONAI Label's ``start_server``, as a lean process: ``ptxseg.compute.lean_process``) runs under
+``ptxseg.serving.supervisor`` in a session of its own: however ``ptxseg serve`` ends (Ctrl-C, SIGTERM, SIGKILL, the
+OOM killer), the server and any training or scoring it started end with it, so no server is left holding the port
+and no trainer is left orphaned.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ptxseg.serving import check_conf
+from ptxseg.compute.lean_process import lean_command
 from ptxseg.serving.app_location import default_app_dir
+from ptxseg.serving.check_conf import check_app_conf
 from ptxseg.serving.ports import check_port_free
+from ptxseg.serving.short_lived import in_short_lived_process
 from ptxseg.serving.supervisor import GRACE_SECONDS, die_with_parent, supervised
 from ptxseg.serving.token import configured_token
 
-__all__ = ["check_app_conf", "register", "run", "server_command", "server_environment"]
+__all__ = ["register", "run", "server_command", "server_environment"]
 
 ASGI_APP = "ptxseg_asgi:app"
 # MONAI Label features that reach the network or start work behind the user's back: off unless asked for.
@@ -64,29 +67,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def check_app_conf(app_dir: Path, conf: dict[str, str]) -> None:
-    """Check ``conf`` the way the app will (``ptxseg.serving.check_conf``) before anything starts: a typo fails in
-    seconds, in one line. Apps that do not read their conf with ptxseg's settings are left to check it themselves.
-
-    Raises:
-        ValueError: an unknown key or a bad value, with the message listing what is valid.
-
-    Example:
-        >>> check_app_conf(default_app_dir(), {"epochs": "-1"})
-        Traceback (most recent call last):
-        ValueError: epochs must be >= 1, got -1
-    """
-    # In a short-lived process: the settings import torch and MONAI (about 1 GB), which the long-lived
-    # `ptxseg serve` parent must not keep resident beside the server.
-    checked = subprocess.run(
-        [sys.executable, "-m", check_conf.__name__, str(app_dir), json.dumps(conf)], capture_output=True, text=True
-    )
-    if checked.returncode == check_conf.BAD_CONF_STATUS:
-        raise ValueError(checked.stderr.strip().splitlines()[-1])
-    if checked.returncode != 0:
-        raise RuntimeError(f"checking the app conf failed:\n{checked.stderr[-2000:]}")
-
-
 def server_environment(app_dir: Path, conf: dict[str, str], port: int) -> dict[str, str]:
     """The server's environment: the app importable, network-reaching extras off, conf for the subprocesses."""
     environment = {**os.environ, **QUIET_SETTINGS}
@@ -102,8 +82,9 @@ def server_environment(app_dir: Path, conf: dict[str, str], port: int) -> dict[s
 
 
 def server_command(app_dir: Path, studies: Path, host: str, port: int, conf: dict[str, str]) -> list[str]:
-    """The ``monailabel start_server`` command line (run with this Python, not the bash wrapper)."""
-    command = [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(app_dir)]
+    """The ``monailabel start_server`` command line: run with this Python (not the bash wrapper), as a lean process
+    (``ptxseg.compute.lean_process``) so that the server does not hold libraries it never uses."""
+    command = lean_command("monailabel.main", "start_server", "--app", str(app_dir))
     command += ["--studies", str(studies), "--host", host, "--port", str(port), "--uvicorn_app", ASGI_APP]
     for key, value in conf.items():
         command += ["--conf", key, value]
@@ -120,23 +101,26 @@ def _is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the server, print how to reach it, and stop it (with its children) on Ctrl-C or SIGTERM."""
-    from ptxseg.phantom.demo import default_demo_dir, make_demo_studies
+    """Start the server, print how to reach it, and stop it (with its children) on Ctrl-C or SIGTERM.
 
+    This process lives as long as the server: each step that imports heavy libraries (the demo studies, the PACS
+    check, the conf check) runs in a short-lived child instead.
+    """
     app_dir = Path(args.app).resolve() if args.app else default_app_dir()
     conf = dict(args.conf)
     args.dicomweb = args.dicomweb or os.environ.get("PTXSEG_DICOMWEB_URL")
     if args.dicomweb:
-        studies = _connect_pacs(args, conf)
+        studies, environment = in_short_lived_process(_connect_pacs, args, conf)
+        os.environ.update(environment)
     elif args.studies:
         studies = Path(args.studies).resolve()
         if not studies.is_dir():
             raise ValueError(f"studies folder {studies} does not exist")
     else:
-        studies = make_demo_studies(default_demo_dir())
+        studies = in_short_lived_process(_demo_studies)
         print(f"demo studies (synthetic chest X-rays): {studies}")
     token = configured_token()
-    check_app_conf(app_dir, conf)
+    in_short_lived_process(check_app_conf, app_dir, conf)
     if not _is_loopback(args.host):
         access = (
             "every request needs the bearer token"
@@ -163,13 +147,19 @@ def run(args: argparse.Namespace) -> int:
         return 128 + (interrupt.args[0] if isinstance(interrupt, _StopRequested) else signal.SIGINT)
 
 
-def _connect_pacs(args: argparse.Namespace, conf: dict[str, str]) -> Path:
-    """Check the PACS before anything starts (its settings reach the server through the environment); returns the
-    local state folder."""
+def _demo_studies() -> Path:
+    from ptxseg.phantom.demo import default_demo_dir, make_demo_studies
+
+    return make_demo_studies(default_demo_dir())
+
+
+def _connect_pacs(args: argparse.Namespace, conf: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    """Check the PACS before anything starts; returns the local state folder and the environment its settings were
+    exported to (run in a short-lived child: the parent exports them again for the server)."""
     import hashlib
 
     from ptxseg.phantom.demo import default_demo_dir
-    from ptxseg.serving.dicomweb.settings import connect_from_command_line
+    from ptxseg.serving.dicomweb.settings import ENVIRONMENT_KEYS, connect_from_command_line
 
     pacs = connect_from_command_line(args.dicomweb, args.dicomweb_user, args.dicomweb_ca_bundle, conf)
     if args.studies:
@@ -179,7 +169,7 @@ def _connect_pacs(args: argparse.Namespace, conf: dict[str, str]) -> Path:
         folder = default_demo_dir().parent / f"pacs-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
     print(f"PACS {args.dicomweb}: serving {', '.join(pacs.modalities)} instances; local cache and labels in {folder}")
-    return folder
+    return folder, {key: os.environ[key] for key in ENVIRONMENT_KEYS.values() if key in os.environ}
 
 
 class _StopRequested(Exception):

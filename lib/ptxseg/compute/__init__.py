@@ -1,4 +1,5 @@
-"""Where the work runs: the device a request resolves to, CPU capabilities, and the DDP process group."""
+"""Where the work runs: the device a request resolves to, CPU capabilities, the DDP process group, the heap a model
+load leaves behind, and the libraries a long-running process starts without."""
 
 from ptxseg import lazy_exports
 
@@ -11,6 +12,8 @@ _EXPORTS = {
     "world_size": "distributed",
     "shard_indices": "distributed",
     "shutdown": "distributed",
+    "release_freed_memory": "memory",
+    "lean_command": "lean_process",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

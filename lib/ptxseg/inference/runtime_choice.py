@@ -6,7 +6,8 @@ f32, ONNX Runtime f32) is built, judged against the PyTorch fp32 reference on he
 fastest that agrees serves, and PyTorch fp32 itself when none does. The decision, with every candidate's numbers,
 is what ``/info`` and the log show.
 
-The measurement runs in a short-lived child process (``python -m ptxseg.inference.runtime_choice``): the ONNX
+The measurement runs in a short-lived child process (``python -m ptxseg.inference.runtime_choice``, started lean
+by ``ptxseg.compute.lean_process``): the ONNX
 export, NNCF's calibration and the candidates' compilations peak at several hundred MB that the serving process
 must not keep. The child writes its decision beside the checkpoint, stamped with the checkpoint's digest and the
 CPU it was measured on, so the next start on the same machine reuses it.
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ptxseg.compute.device import cpu_model_and_flags, cpu_supports_bf16
+from ptxseg.compute.lean_process import lean_command
 from ptxseg.inference.calibration import runtime_inputs
 from ptxseg.inference.int8 import cached_int8_model, int8_model_path
 from ptxseg.inference.runtime_gate import GateResult, gate_runtime
@@ -214,14 +216,7 @@ def decided_runtime(
     cached = current_decision(checkpoint, image_size)
     if cached is not None:
         return cached
-    command = [
-        sys.executable,
-        "-m",
-        "ptxseg.inference.runtime_choice",
-        str(checkpoint),
-        "--image-size",
-        str(image_size),
-    ]
+    command = lean_command("ptxseg.inference.runtime_choice", str(checkpoint), "--image-size", str(image_size))
     command += (["--threads", str(threads)] if threads else []) + ([] if int8 else ["--no-int8"])
     command += ["--studies", str(studies)] if studies is not None else []
     finished = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)

@@ -1,8 +1,9 @@
 """Check an app's conf before a server starts: ``python -m ptxseg.serving.check_conf APP_DIR CONF_JSON``.
 
 Exit 0 when the conf is good (or the app does not read its conf with ``ServingSettings``: it checks its own), exit 2
-with the reason as one line on stderr when it is not. ``ptxseg serve`` runs it in a short-lived process: the
-settings import torch and MONAI (about 1 GB), which the long-lived ``ptxseg serve`` parent must not keep resident.
+with the reason as one line on stderr when it is not. ``ptxseg serve`` calls ``check_app_conf`` in a short-lived
+process (``ptxseg.serving.short_lived``): the settings import torch and MONAI (about 1 GB), which the long-lived
+``ptxseg serve`` parent must not keep resident.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ptxseg.serving.app_location import recipe_kind, uses_ptxseg_settings
 
-__all__ = ["BAD_CONF_STATUS", "main"]
+__all__ = ["BAD_CONF_STATUS", "check_app_conf", "main"]
 
 BAD_CONF_STATUS = 2
 
@@ -31,23 +33,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("app_dir", help="the MONAI Label app folder")
     parser.add_argument("conf", help="the conf as a JSON object of strings")
     args = parser.parse_args(argv)
-    kind = recipe_kind(args.app_dir)
-    if kind is None and not uses_ptxseg_settings(args.app_dir):
-        return 0
-    # Imported here, not above: `ptxseg serve` imports this module for BAD_CONF_STATUS and must stay light.
+    try:
+        check_app_conf(args.app_dir, json.loads(args.conf))
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return BAD_CONF_STATUS
+    return 0
+
+
+def check_app_conf(app_dir: str | Path, conf: dict[str, str]) -> None:
+    """Parse ``conf`` as the app at ``app_dir`` would (an app that does not read its conf with ptxseg's settings
+    checks its own).
+
+    Raises:
+        ValueError: an unknown key or a bad value, in one line listing what is valid.
+
+    Example:
+        >>> from ptxseg.serving.app_location import default_app_dir
+        >>> check_app_conf(default_app_dir(), {"epochs": "-1"})
+        Traceback (most recent call last):
+        ValueError: epochs must be >= 1, got -1
+    """
+    kind = recipe_kind(app_dir)
+    if kind is None and not uses_ptxseg_settings(app_dir):
+        return
+    # Imported here, not above: importing this module must stay light.
     from ptxseg.serving.recipe_settings import RecipeSettings
     from ptxseg.serving.settings import ServingSettings
 
     try:
-        conf = json.loads(args.conf)
         if kind is None:
             ServingSettings.from_conf(conf)
         else:
             RecipeSettings.from_conf(kind, conf)
     except ValueError as error:
-        print(str(error).replace("\n", " "), file=sys.stderr)
-        return BAD_CONF_STATUS
-    return 0
+        raise ValueError(str(error).replace("\n", " ")) from None
 
 
 if __name__ == "__main__":

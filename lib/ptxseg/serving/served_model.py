@@ -14,6 +14,7 @@ import numpy as np
 
 import ptxseg
 from ptxseg.compute.device import resolve_device
+from ptxseg.compute.memory import release_freed_memory
 from ptxseg.inference.predictor import Predictor
 from ptxseg.inference.runtime_choice import RuntimeChoice, current_decision, decided_runtime, served_runtime
 from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty, require_dropout
@@ -117,6 +118,7 @@ class ServedModel:
                 self._predictor.backend = OneCallAtATime(self._predictor.backend)
                 self._uncertainty = None
                 self._loaded_stamp, self._applied_choice = stamp, choice
+                release_freed_memory()  # the export, the compile and the replaced runtime are freed by now
             return self._predictor
 
     def _measures_runtimes(self) -> bool:
