@@ -1,4 +1,4 @@
-"""Mixed precision in training: fp16 on GPU, bf16 only on CPUs with native bf16, fp32 when asked or elsewhere."""
+"""Mixed precision in training: fp16 on GPU, bf16 by default on CPUs with native bf16, fp32 when asked or elsewhere."""
 
 import numpy as np
 import torch
@@ -13,12 +13,12 @@ from ptxseg.training.loop import TrainingRun, mixed_precision_dtype
 
 def test_the_autocast_type_follows_the_device_and_the_cpu(monkeypatch):
     monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: True)
-    assert mixed_precision_dtype(torch.device("cpu"), TrainConfig(cpu_bf16=True)) == torch.bfloat16
-    assert mixed_precision_dtype(torch.device("cpu"), TrainConfig()) is None  # fp32 unless asked
+    assert mixed_precision_dtype(torch.device("cpu"), TrainConfig()) == torch.bfloat16  # the default where native
+    assert mixed_precision_dtype(torch.device("cpu"), TrainConfig(cpu_bf16=False)) is None
     assert mixed_precision_dtype(torch.device("cuda"), TrainConfig()) == torch.float16
     assert mixed_precision_dtype(torch.device("cuda"), TrainConfig(amp=False)) is None
     monkeypatch.setattr(loop, "cpu_supports_bf16", lambda: False)
-    assert mixed_precision_dtype(torch.device("cpu"), TrainConfig(cpu_bf16=True)) is None  # emulated: only slower
+    assert mixed_precision_dtype(torch.device("cpu"), TrainConfig()) is None  # emulated: only slower
 
 
 def _items(folder, count):

@@ -20,7 +20,7 @@ CHANGED = {
     "bce_weight": 2.0,
     "augment": False,
     "amp": False,
-    "cpu_bf16": True,
+    "cpu_bf16": False,
     "device": "cpu",
     "num_workers": 2,
     "seed": 11,

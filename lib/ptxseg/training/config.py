@@ -26,7 +26,7 @@ _FLAG_TYPES = {"int": int, "float": float, "str": str, "int | None": int, "str |
 
 
 def _option(default, flag: str, help: str, **argparse_options):
-    """A field with its command-line flag; a bool field's flag flips its default (``--no-augment``, ``--cpu-bf16``)."""
+    """A field with its command-line flag; a bool field's flag flips its default (``--no-augment``, ``--no-amp``)."""
     return field(default=default, metadata={"flag": flag, "help": help, **argparse_options})
 
 
@@ -62,7 +62,10 @@ class TrainConfig:
     augment: bool = _option(True, "--no-augment", "switch the heavy augmentation off")
     amp: bool = _option(True, "--no-amp", "full fp32 on GPU")
     cpu_bf16: bool = _option(
-        False, "--cpu-bf16", "bf16 autocast + channels_last on a CPU with native bf16 (AVX-512 BF16, AMX); else fp32"
+        True,
+        "--no-cpu-bf16",
+        "full fp32 on a CPU with native bf16 (AVX-512 BF16, AMX), where bf16 autocast + channels_last is the default;"
+        " other CPUs always train in fp32",
     )
     device: str = _option("auto", "--device", "auto | cpu | cuda[:N]")
     num_workers: int = _option(0, "--workers", "data loader worker processes")
