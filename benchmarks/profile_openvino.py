@@ -1,11 +1,14 @@
-"""Where the served CPU forward spends its time: OpenVINO's per-layer counters by layer type, f32 against bf16.
+"""Where the served CPU forward spends its time: OpenVINO's per-layer counters by layer type, f32 against bf16
+(and, with ``--int8``, the int8 model the server would quantise).
 
 Compiles the network's ONNX export with the hints ``ptxseg.inference.runtimes.OpenVINOBackend`` uses plus
-``PERF_COUNT``, runs ``--repeats`` forwards per precision and sums each layer type's time. Shows which layers native
+``PERF_COUNT``, runs ``--repeats`` forwards per variant and sums each layer type's time. Shows which layers native
 bf16 speeds up (dense convolutions on dot-product kernels) and which it barely does (memory-bound depthwise
-convolutions, activations, reorders): the reason the bf16 forward's ratio to fp32 differs from CPU to CPU.
+convolutions, activations, reorders): the reason the bf16 forward's ratio to fp32 differs from CPU to CPU. The int8
+column (quantised as the server does, calibrated on 32 phantoms, its other layers at bf16 where the CPU has it) says
+what int8 gains on the convolutions and what its quantise/dequantise steps cost.
 
-    python -m benchmarks.profile_openvino --encoder efficientnet-b4 --size 512
+    python -m benchmarks.profile_openvino --encoder efficientnet-b4 --size 512 --int8
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from benchmarks.common.machine import describe_machine, machine_lines
 from benchmarks.common.model_inputs import phantom_batch
 from benchmarks.common.report import format_table, write_json
 from ptxseg.compute.device import cpu_supports_bf16
+from ptxseg.inference.calibration import CALIBRATION_SEEDS, phantom_inputs
+from ptxseg.inference.int8 import quantize_int8
 from ptxseg.model.checkpoint import load_model
 from ptxseg.model.network import DEFAULT_ENCODER, build_architecture
 from ptxseg.model.onnx import export_onnx
@@ -45,24 +50,32 @@ def layer_times(onnx_path: Path, size: int, precision: str, repeats: int) -> tup
     return times, Counter({name: count // repeats for name, count in counts.items()}), kernels
 
 
-def compare(onnx_path: Path, size: int, precisions: list[str], repeats: int) -> dict:
-    """Per layer type: count, ms per forward in each precision, and (with two precisions) the speed-up."""
-    measured = {precision: layer_times(onnx_path, size, precision, repeats) for precision in precisions}
-    last = precisions[-1]
-    times, counts, _ = measured[last]
-    summed = {precision: sum(measured[precision][0].values()) for precision in precisions}
+def compare(variants: dict[str, tuple[Path, str]], size: int, repeats: int) -> dict:
+    """Per layer type: count, ms per forward in each variant (name -> model file and precision), and (between the
+    first two variants) the speed-up."""
+    measured = {name: layer_times(path, size, precision, repeats) for name, (path, precision) in variants.items()}
+    precisions = list(variants)
+    last = precisions[1] if len(precisions) > 1 else precisions[0]
+    summed = {name: sum(measured[name][0].values()) for name in precisions}
+    layer_types = Counter()
+    for times, _, _ in measured.values():
+        layer_types |= times  # each type at its largest time in any variant: int8's quantise steps are listed too
     rows = []
-    for layer, _ in times.most_common():
-        row = {"layer": layer, "count": counts[layer], "share": round(times[layer] / summed[last], 3)}
-        for precision in precisions:
-            row[f"{precision}_ms"] = round(measured[precision][0][layer], 2)
-        if len(precisions) == 2 and row[f"{last}_ms"] > 0:
+    for layer, _ in layer_types.most_common():
+        row = {
+            "layer": layer,
+            "count": max(measured[name][1][layer] for name in precisions),
+            "share": round(measured[last][0][layer] / summed[last], 3),
+        }
+        for name in precisions:
+            row[f"{name}_ms"] = round(measured[name][0][layer], 2)
+        if len(precisions) > 1 and row[f"{last}_ms"] > 0:
             row["speedup"] = round(row[f"{precisions[0]}_ms"] / row[f"{last}_ms"], 2)
         rows.append(row)
     return {
         "precisions": precisions,
-        "summed_ms": {precision: round(value, 1) for precision, value in summed.items()},
-        "kernels": {precision: sorted(measured[precision][2]) for precision in precisions},
+        "summed_ms": {name: round(value, 1) for name, value in summed.items()},
+        "kernels": {name: sorted(measured[name][2]) for name in precisions},
         "rows": rows,
     }
 
@@ -75,13 +88,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--top", type=int, default=10, help="rows to print")
+    parser.add_argument("--int8", action="store_true", help="also profile the int8 model (NNCF, 32 phantoms)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    precisions = ["f32", "bf16"] if cpu_supports_bf16() else ["f32"]
     model = load_model(args.model)[0] if args.model else build_architecture(args.encoder).eval()
     with tempfile.TemporaryDirectory(prefix="ptxseg-profile-") as folder:
         onnx_path = export_onnx(model, args.size, Path(folder) / "model.onnx")
-        results = compare(onnx_path, args.size, precisions, args.repeats)
+        variants = {"f32": (onnx_path, "f32")}
+        if cpu_supports_bf16():
+            variants["bf16"] = (onnx_path, "bf16")
+        if args.int8:
+            calibration = phantom_inputs(32, args.size, CALIBRATION_SEEDS)
+            int8_path = quantize_int8(onnx_path, calibration, Path(folder) / "int8")
+            variants["int8"] = (int8_path, "bf16" if cpu_supports_bf16() else "f32")
+        results = compare(variants, args.size, args.repeats)
+    precisions = list(variants)
     machine = describe_machine()
     for line in machine_lines(machine):
         print(line)
@@ -89,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"OpenVINO layer time per forward, {args.model or args.encoder} at {args.size}: {summed}")
     columns = [("layer", "layer type"), ("count", "layers")]
     columns += [(f"{precision}_ms", f"{precision} ms") for precision in precisions]
-    columns += [("speedup", "bf16 speed-up"), ("share", f"share of {precisions[-1]}")] if len(precisions) == 2 else []
+    if len(precisions) > 1:
+        columns += [("speedup", f"{precisions[1]} speed-up"), ("share", f"share of {precisions[1]}")]
     print(format_table(results["rows"][: args.top], columns))
-    print(f"kernels ({precisions[-1]}): {', '.join(results['kernels'][precisions[-1]])}")
+    for name in precisions[1:]:
+        print(f"kernels ({name}): {', '.join(results['kernels'][name])}")
     if args.json:
         write_json(args.json, {"benchmark": "profile_openvino", "machine": machine, **results})
     return 0

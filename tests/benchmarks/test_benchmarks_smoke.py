@@ -130,10 +130,14 @@ def test_bench_server_times_infer_against_forward_and_stock(tmp_path):
 
 
 def test_profile_openvino_splits_the_forward_by_layer_type(tmp_path):
-    output = run_benchmark("profile_openvino", *TINY_MODEL, "--repeats", "1", "--json", str(tmp_path / "p.json"))
+    output = run_benchmark(
+        "profile_openvino", *TINY_MODEL, "--repeats", "1", "--int8", "--json", str(tmp_path / "p.json")
+    )
     results = json.loads((tmp_path / "p.json").read_text())
     layers = {row["layer"] for row in results["rows"]}
     assert {"Convolution", "GroupConvolution"} <= layers  # EfficientNet: dense and depthwise convolutions
+    assert results["precisions"][-1] == "int8" and results["summed_ms"]["int8"] > 0
+    assert "FakeQuantize" in layers or any("I8" in kernel for kernel in results["kernels"]["int8"])
     assert sum(row["share"] for row in results["rows"]) == pytest.approx(1.0, abs=0.02)
     assert "OpenVINO layer time per forward" in output
 

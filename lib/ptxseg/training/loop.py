@@ -96,10 +96,8 @@ def mixed_precision_dtype(device: torch.device, config: TrainConfig) -> torch.dt
 
     bf16 on CPU only where the CPU computes it natively (AVX-512 BF16, AMX): elsewhere PyTorch emulates it and
     training gets slower. Measured on a quiet 2-core EPYC with AVX-512 BF16 (benchmarks/RESULTS.md, same seed, B0 at
-    128 px, 40 epochs): 0.68x the fp32 time, validation Dice 0.968 against 0.966, held-out 0.849 against 0.867. A
-    bf16-trained model quantises to int8 less well (the phantom model: mask Dice 0.9825 against fp32, below the
-    serving gate's 0.99, with every calibration tried), so the gate serves it in OpenVINO bf16, which on such a CPU
-    was faster than int8 anyway (benchmarks/RESULTS.md).
+    128 px, 40 epochs): 0.68x the fp32 time, validation Dice 0.968 against 0.966, held-out 0.849 against 0.867; its
+    int8 model agrees with fp32 at mask Dice 0.9927 on held-out phantoms (the fp32-trained one: 0.9936).
 
     Example:
         >>> mixed_precision_dtype(torch.device("cpu"), TrainConfig(cpu_bf16=False)) is None
