@@ -134,7 +134,7 @@ def benchmark_plan(checkpoint: Path, quick: bool) -> list[tuple[str, list[str]]]
     precision = ["--size", "64", "--train", "8", "--epochs", "1"] if quick else []
     return [
         ("Model forward: random-init network at the served size", _benchmark("bench_model", *tiny, *repeats)),
-        ("Profile of the OpenVINO forward by layer type", _benchmark("profile_openvino", *tiny)),
+        ("Profile of the OpenVINO forward by layer type", _benchmark("profile_openvino", *tiny, "--int8")),
         (
             "Model forward: trained checkpoint (mask agreement that means something)",
             _benchmark("bench_model", "--model", str(checkpoint), *repeats),
