@@ -34,13 +34,13 @@ from benchmarks.common.report import finish, format_table, verdict
 from benchmarks.common.stock_monai import StockMonaiPipeline
 from benchmarks.common.studies import write_dicom_studies
 from benchmarks.common.timing import summarize, time_ms
-from ptxseg.inference.predictor import Predictor
 from ptxseg.io.labels import write_label
 from ptxseg.io.reader import image_id, read_cxr
 from ptxseg.model.checkpoint import load_model
 from ptxseg.model.network import DEFAULT_ENCODER
 from ptxseg.serving.local_server import running_server
-from ptxseg.serving.store import ModelStore
+from ptxseg.serving.served_model import ServedModel
+from ptxseg.serving.settings import ServingSettings
 from ptxseg.transforms.fit import fit_to_square
 from ptxseg.transforms.intensity import normalize
 
@@ -91,12 +91,18 @@ def _wait_for_runtime(session: requests.Session, url: str, timeout_s: float) -> 
         time.sleep(2)
 
 
-def _served(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
-    """Everything measured against the running server: start-up (until the measured runtime serves), warm /infer,
-    stage split, memory at start-up and while serving."""
+def _conf(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
+    """The server's conf (and the in-process measurement's: the same settings, so the same served runtime)."""
     conf = {"model_dir": str(workdir / "model"), "encoder": args.encoder, "image_size": str(args.size)}
     if args.model:
         conf["model"] = str(Path(args.model).resolve())
+    return conf
+
+
+def _served(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
+    """Everything measured against the running server: start-up (until the measured runtime serves), warm /infer,
+    stage split, memory at start-up and while serving."""
+    conf = _conf(args, workdir)
     image = image_id(dicom)
     started = time.perf_counter()
     with running_server(dicom.parent, workdir / "model", conf) as server:
@@ -139,9 +145,11 @@ def _served(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
 
 
 def _in_process(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
-    """The served model's forward alone, the library path without HTTP, and the stock MONAI pipeline."""
-    served_path = ModelStore(workdir / "model").served_path
-    predictor = Predictor.from_checkpoint(served_path, device="cpu")  # reuses the ONNX export the server cached
+    """The served model's forward alone (in the runtime the server measured and serves), the library path without
+    HTTP, and the stock MONAI pipeline."""
+    served = ServedModel(ServingSettings.from_conf(_conf(args, workdir)), workdir / "model")
+    served_path = served.store.served_path
+    predictor = served.predictor()  # the server's decision and exports, cached beside the checkpoint
     image = read_cxr(dicom)
     batch = normalize(fit_to_square(image.pixels, predictor.image_size)[0])[None, None]
     forward = summarize(time_ms(lambda: predictor.backend(batch), args.requests, args.warmup))

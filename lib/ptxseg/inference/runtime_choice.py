@@ -7,10 +7,10 @@ fastest that agrees serves, and PyTorch fp32 itself when none does. The decision
 is what ``/info`` and the log show.
 
 The measurement runs in a short-lived child process (``python -m ptxseg.inference.runtime_choice``, started lean
-by ``ptxseg.compute.lean_process``): the ONNX
-export, NNCF's calibration and the candidates' compilations peak at several hundred MB that the serving process
-must not keep. The child writes its decision beside the checkpoint, stamped with the checkpoint's digest and the
-CPU it was measured on, so the next start on the same machine reuses it.
+by ``ptxseg.compute.lean_process``): the ONNX export, NNCF's calibration and the candidates' compilations peak at
+2.3 GB at 512 px (benchmarks/RESULTS.md), which the serving process must not keep. The child writes its decision
+beside the checkpoint, stamped with the checkpoint's digest and the CPU it was measured on, so the next start on the
+same machine reuses it.
 """
 
 from __future__ import annotations
