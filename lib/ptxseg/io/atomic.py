@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["STORAGE_FULL", "TEMPORARY_PREFIX", "atomic_write", "storage_full", "write_text_atomically"]
+__all__ = [
+    "STORAGE_FULL",
+    "TEMPORARY_PREFIX",
+    "atomic_write",
+    "storage_full",
+    "write_secret_atomically",
+    "write_text_atomically",
+]
 
 # Every temporary file starts with this, so a crash's leftovers are recognisable (and hidden).
 TEMPORARY_PREFIX = ".tmp-"
@@ -66,4 +73,21 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
     """
     with atomic_write(path) as temporary:
         temporary.write_text(text)
+    return Path(path)
+
+
+def write_secret_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write a secret (a token, a re-identification key) readable by its owner only: the temporary file is created
+    with mode 0600 before any byte is written, so the secret is never readable by others, not even for a moment.
+
+    Example:
+        >>> import tempfile
+        >>> secret = write_secret_atomically(Path(tempfile.mkdtemp()) / "token", "s3cret")
+        >>> oct(secret.stat().st_mode & 0o777), secret.read_text()
+        ('0o600', 's3cret')
+    """
+    with atomic_write(path) as temporary:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as stream:
+            stream.write(text)
     return Path(path)
