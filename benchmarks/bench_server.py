@@ -109,6 +109,7 @@ def _served(args: argparse.Namespace, workdir: Path, dicom: Path) -> dict:
         startup_s = time.perf_counter() - started
         idle_rss = tree_rss_bytes(server.process.pid)
         with requests.Session() as session:
+            session.headers.update(server.auth_headers)
             # Start-up: the app warms its model in the background, the first request waits for that, and a child
             # process exports, quantises, gates and times the runtimes; the first request after its decision
             # loads the chosen one. PSS is slow to read, so it is sampled here only, not while requests are timed.

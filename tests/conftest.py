@@ -37,6 +37,12 @@ def ptxseg_server(app_server) -> str:
 
 
 @pytest.fixture(scope="session")
+def ptxseg_server_token(app_server) -> str:
+    """The shared server's bearer token (every ``ptxseg serve`` requires one by default)."""
+    return app_server.token
+
+
+@pytest.fixture(scope="session")
 def trained_phantom_model(tmp_path_factory):
     """A b0 U-Net trained from scratch on 128 px phantoms (about 3 minutes on 2 cores), with held-out metrics."""
     from tests.support.phantom_training import train_phantom_model

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from pathlib import Path
 
 from fastapi import BackgroundTasks, FastAPI, File, Form, UploadFile
 from fastapi.responses import JSONResponse
@@ -21,6 +22,7 @@ from monailabel.endpoints import infer as stock_infer
 from monailabel.interfaces.exception import MONAILabelError, MONAILabelException
 from monailabel.interfaces.utils.app import app_instance
 
+from ptxseg.serving.app_location import app_model_dir
 from ptxseg.serving.http import ClientError, harden
 from ptxseg.serving.http_responses import filter_responses
 from ptxseg.serving.monitoring.summary import monitoring_summary
@@ -83,7 +85,8 @@ def _task_names(kind: str):
 
 def hardened(app: FastAPI, settings: ServingSettings | None = None) -> FastAPI:
     """``app`` (MONAI Label's) with the threaded ``/infer``, MONAI Label's errors as 4xx, and ``harden``'s checks
-    configured from ``settings`` (default: the server's conf) and the environment. The sample apps pass theirs."""
+    configured from ``settings`` (default: the server's conf) and the environment, with the access audit beside the
+    served model. The sample apps pass theirs."""
     app.post("/infer/{model}", summary="Run inference (in a worker thread)")(infer_in_thread)
     # The stock async route is registered first and would shadow ours: move ours to the front.
     app.router.routes.insert(0, app.router.routes.pop())
@@ -100,4 +103,7 @@ def hardened(app: FastAPI, settings: ServingSettings | None = None) -> FastAPI:
         known_tasks={"/train/": _task_names("_trainers"), "/scoring/": _task_names("_scoring_methods")},
         expose_paths=settings.expose_paths,
     )
-    return harden(app, settings, configured_token())
+    app_dir = monailabel_settings.MONAI_LABEL_APP_DIR
+    model_dir = Path(settings.model_dir) if settings.model_dir else app_model_dir(app_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    return harden(app, settings, configured_token(), audit_folder=model_dir)

@@ -45,7 +45,7 @@ def test_the_agreement_with_a_submitted_label_is_served_and_shown(tmp_path):
         assert upload.status_code == 200, upload.text
 
         summary = server.get("/monitoring/").json()
-        client_summary = PtxsegClient(server.url).monitoring()
+        client_summary = PtxsegClient(server.url, token=server.token).monitoring()
 
     agreement = summary["last_period"]["agreement"]
     assert summary["last_period"]["images"] == 1 and agreement["images"] == 1

@@ -9,9 +9,6 @@ ignored the short write and replaced a good label with a truncated one.
 from __future__ import annotations
 
 import hashlib
-import resource
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +21,7 @@ from ptxseg.serving.store import ModelStore
 from tests.support.app_datastore import last_json, run_in_app
 from tests.support.io_fixtures import marker_array, write_pillow
 from tests.support.server_harness import make_test_studies
-
-
-@contextmanager
-def file_size_limit(limit: int):
-    """Writes past ``limit`` bytes fail with EFBIG in this process until the block ends."""
-    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
-    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, previous[1]))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, previous)
-        signal.signal(signal.SIGXFSZ, handler)
+from tests.support.storage import file_size_limit
 
 
 def _leftovers(folder: Path) -> list[Path]:

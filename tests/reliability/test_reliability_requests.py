@@ -55,7 +55,9 @@ def test_an_unknown_model_is_a_400(attack_server):
 
 @pytest.mark.parametrize("body", ["{not json", "[1, 2]", '"epochs"'])
 def test_malformed_training_params_are_refused_and_nothing_starts(attack_server, body):
-    response = attack_server.post("/train/pneumothorax", data=body, headers={"Content-Type": "application/json"})
+    response = attack_server.post(
+        "/train/pneumothorax", data=body, headers={"Content-Type": "application/json", **attack_server.auth_headers}
+    )
     assert response.status_code in (400, 422) and response.json()["detail"], response.text
     assert attack_server.get("/train/").status_code == 404  # no training task was ever submitted
 

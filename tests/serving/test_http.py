@@ -7,7 +7,7 @@ import json
 import warnings
 
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, File, Request, UploadFile
 
 with warnings.catch_warnings():  # Starlette's TestClient on httpx says it is deprecated; it still sends requests
     warnings.simplefilter("ignore")
@@ -15,8 +15,10 @@ with warnings.catch_warnings():  # Starlette's TestClient on httpx says it is de
 
 from ptxseg.serving.http import ClientError, harden
 from ptxseg.serving.settings import ServingSettings
+from tests.support.storage import file_size_limit
 
 TOKEN = "a-token-of-twenty-four-chars"
+SERVER = "http://127.0.0.1:8000"  # a loopback name: the Host check refuses TestClient's default "testserver"
 
 
 def _app(token: str | None = None) -> FastAPI:
@@ -47,7 +49,7 @@ def _app(token: str | None = None) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    return TestClient(_app(), raise_server_exceptions=False)
+    return TestClient(_app(), raise_server_exceptions=False, base_url=SERVER)
 
 
 def test_a_client_error_is_a_400_with_its_reason(client):
@@ -113,10 +115,28 @@ def test_without_a_token_everything_is_open(client):
 
 
 def test_with_a_token_every_request_needs_it():
-    client = TestClient(_app(TOKEN))
+    client = TestClient(_app(TOKEN), base_url=SERVER)
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         response = client.get("/info/", headers=headers)
         assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
         assert "bearer token" in response.json()["detail"]
     assert client.get("/info/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     assert client.options("/info/").status_code == 200  # CORS preflight carries no credentials
+
+
+def test_an_upload_that_finds_no_room_while_spooled_is_a_507_and_the_server_goes_on():
+    app = FastAPI()
+
+    @app.put("/datastore/image")
+    def upload(image: str, file: UploadFile = File(...)):
+        return {"size": len(file.file.read())}
+
+    client = TestClient(
+        harden(app, ServingSettings(max_upload_mb=8), None), raise_server_exceptions=False, base_url=SERVER
+    )
+    body = {"file": ("chest.dcm", b"x" * (3 * 2**20))}  # past Starlette's 1 MB in memory: spooled to a file
+    with file_size_limit(2**20):
+        refused = client.put("/datastore/image", params={"image": "study-1"}, files=body)
+    assert refused.status_code == 507 and "no room" in refused.json()["detail"]
+    accepted = client.put("/datastore/image", params={"image": "study-1"}, files=body)
+    assert accepted.status_code == 200 and accepted.json() == {"size": 3 * 2**20}, accepted.text

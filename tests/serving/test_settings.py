@@ -41,6 +41,8 @@ def _every_key(tmp_path) -> dict[str, str]:
         "train_threads": "1",
         "measure_runtimes": "false",
         "expose_paths": "true",
+        "allow_origins": "http://viewer.example:3000, https://pacs.example",
+        "allow_hosts": "cxr.hospital.example",
         "triage_min_positives": "5",
         "triage_min_negatives": "6",
         "triage_min_sensitivity": "0.9",
@@ -63,6 +65,13 @@ def test_every_key_is_parsed_into_its_type(tmp_path):
     assert settings.max_upload_bytes == 8 * 2**20
     assert settings.triage_criteria == TriageCriteria(5, 6, 0.9, 0.7) and settings.measure_runtimes is False
     assert settings.expose_paths is True
+    assert settings.allow_origins == "http://viewer.example:3000, https://pacs.example"
+    assert settings.allow_hosts == "cxr.hospital.example"
+
+
+def test_a_wildcard_origin_is_refused_at_start():
+    with pytest.raises(ValueError, match="every web page would be allowed"):
+        ServingSettings.from_conf({"allow_origins": "*"})
 
 
 def test_an_empty_path_means_none_and_the_framework_keys_are_left_to_monai_label():

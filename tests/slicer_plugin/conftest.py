@@ -131,3 +131,9 @@ def live_server_url(request):
         return request.getfixturevalue("ptxseg_server")
     except pytest.FixtureLookupError:
         pytest.skip("fixture ptxseg_server (a running ptxseg MONAI Label server) is not defined in tests/conftest.py")
+
+
+@pytest.fixture(scope="module")
+def live_server_token(live_server_url, request) -> str:
+    """The bearer token of the live server (``ptxseg serve`` requires one by default)."""
+    return request.getfixturevalue("ptxseg_server_token")

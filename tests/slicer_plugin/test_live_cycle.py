@@ -64,8 +64,8 @@ def wait_for_task(read_status):
 
 
 @pytest.fixture(scope="module")
-def client(live_server_url):
-    return PtxsegClient(live_server_url, token=os.environ.get("PTXSEG_SERVER_TOKEN"), timeout=60, infer_timeout=600)
+def client(live_server_url, live_server_token):
+    return PtxsegClient(live_server_url, token=live_server_token, timeout=60, infer_timeout=600)
 
 
 @pytest.fixture(scope="module")

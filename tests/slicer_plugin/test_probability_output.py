@@ -41,7 +41,7 @@ def test_the_written_map_is_the_predictors_map_on_the_image_grid(small_predictor
 
 @pytest.mark.server
 def test_the_server_returns_the_served_models_map_for_a_phantom(app_server, tmp_path):
-    client = PtxsegClient(app_server.url)
+    client = PtxsegClient(app_server.url, token=app_server.token)
     phantom = sorted(app_server.studies.glob("2.25.31415*.dcm"))[0]
     path, result = client.infer(phantom.stem, tmp_path, probability=True)
     served = Predictor.from_checkpoint(app_server.model_dir / SERVED_NAME, device="cpu", backend="torch")

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-import requests
 
 from ptxseg.io.writers import write_dicom
 
@@ -48,10 +47,10 @@ def _phantom_dicom(path: Path, uid: str, **tags) -> Path:
     return path
 
 
-def _upload(url: str, path: Path, image_id: str) -> str:
+def _upload(server, path: Path, image_id: str) -> str:
     with open(path, "rb") as file:
-        answer = requests.put(
-            f"{url}/datastore/image", params={"image": image_id}, files={"file": (path.name, file)}, timeout=60
+        answer = server.put(
+            "/datastore/image", params={"image": image_id}, files={"file": (path.name, file)}, timeout=60
         )
     assert answer.status_code == 200, answer.text
     return image_id
@@ -73,19 +72,20 @@ def tier_images(ptxseg_server, app_server, tmp_path_factory, siim_sample):
         WindowCenter=1500,
         WindowWidth=2000,
     )
-    objects = requests.get(f"{ptxseg_server}/datastore/", params={"output": "all"}, timeout=60).json()["objects"]
+    objects = app_server.get("/datastore/", params={"output": "all"}, timeout=60).json()["objects"]
     return {
         "siim": sorted(path.stem for path in (siim_sample / "dicom").glob("*.dcm"))[0],
         "png": sorted(key for key in objects if key.startswith("demo-chest"))[0],
         "phantom_dicom": sorted(key for key in objects if key.startswith("2.25.31415"))[0],
-        "coronal": _upload(ptxseg_server, coronal, "2.25.1147"),
-        "monochrome1": _upload(ptxseg_server, inverted, "2.25.1148"),
+        "coronal": _upload(app_server, coronal, "2.25.1147"),
+        "monochrome1": _upload(app_server, inverted, "2.25.1148"),
     }
 
 
-def test_slicer_core_tier(ptxseg_server, tier_images, tmp_path):
+def test_slicer_core_tier(ptxseg_server, ptxseg_server_token, tier_images, tmp_path):
     python = _tier_python()
     env = {**os.environ, "PTXSEG_SERVER_URL": ptxseg_server, "PTXSEG_TIER_IMAGES": json.dumps(tier_images)}
+    env["PTXSEG_SERVER_TOKEN"] = ptxseg_server_token
     env.pop("PYTHONPATH", None)  # the server's packages (numpy<2) must not leak into the numpy 2 environment
     command = [str(python), "-m", "pytest", "-c", str(TIER_DIR / "pytest.ini"), str(TIER_DIR), f"--basetemp={tmp_path}"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIER_TIMEOUT_S, cwd=REPO_ROOT)

@@ -53,10 +53,16 @@ def make_test_studies(folder: Path, siim_sample: Path | None = None, n_phantoms:
 
 @contextmanager
 def running_server(
-    studies: Path, model_dir: Path, conf: dict | None = None, env: dict | None = None, host: str | None = None
+    studies: Path,
+    model_dir: Path,
+    conf: dict | None = None,
+    env: dict | None = None,
+    host: str | None = None,
+    token: str = "own",
 ) -> Iterator[LocalServer]:
     """``ptxseg.serving.local_server.running_server`` with the tests' small, fast settings under ``conf``."""
-    with local_server.running_server(studies, model_dir, {**TEST_CONF, **(conf or {})}, env, host) as server:
+    settings = {**TEST_CONF, **(conf or {})}
+    with local_server.running_server(studies, model_dir, settings, env, host, token=token) as server:
         yield server
 
 

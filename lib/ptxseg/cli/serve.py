@@ -9,7 +9,6 @@ and no trainer is left orphaned.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import signal
@@ -18,12 +17,13 @@ import sys
 from pathlib import Path
 
 from ptxseg.compute.lean_process import lean_command
-from ptxseg.serving.app_location import default_app_dir
+from ptxseg.serving.app_location import app_model_dir, default_app_dir
 from ptxseg.serving.check_conf import check_app_conf
 from ptxseg.serving.ports import check_port_free
 from ptxseg.serving.short_lived import in_short_lived_process
 from ptxseg.serving.supervisor import GRACE_SECONDS, die_with_parent, supervised
-from ptxseg.serving.token import configured_token
+from ptxseg.serving.token import configured_token, new_token_file
+from ptxseg.serving.web_access import SERVER_HOST_VARIABLE, is_loopback
 
 __all__ = ["register", "run", "server_command", "server_environment"]
 
@@ -64,19 +64,43 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--conf", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"), help="app setting (repeatable)"
     )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a web page origin (scheme://host[:port]) allowed to call the server from a browser, e.g. a viewer on "
+        "another port (repeatable; conf allow_origins). Pages of other origins are refused",
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the server is reached by besides 127.0.0.1, localhost and [::1] (repeatable; conf "
+        "allow_hosts). Requests naming another host are refused (DNS rebinding)",
+    )
+    parser.add_argument(
+        "--no-token",
+        action="store_true",
+        help="serve without a bearer token (loopback only). By default a token is generated at each start, written "
+        "0600 to the model folder and printed with the URL; PTXSEG_TOKEN or PTXSEG_TOKEN_FILE set one of your own",
+    )
     parser.set_defaults(run=run)
 
 
-def server_environment(app_dir: Path, conf: dict[str, str], port: int) -> dict[str, str]:
-    """The server's environment: the app importable, network-reaching extras off, conf for the subprocesses."""
-    environment = {**os.environ, **QUIET_SETTINGS}
+def server_environment(app_dir: Path, conf: dict[str, str], port: int, host: str = "127.0.0.1") -> dict[str, str]:
+    """The server's environment: the app importable, network-reaching extras off, conf for the subprocesses, the
+    bound address for its Host check."""
+    environment = {**os.environ, **QUIET_SETTINGS, SERVER_HOST_VARIABLE: host}
     # MONAI Label's own Keycloak authentication stays off unless this environment turns it on (a stray ./.env
     # cannot: environment variables win over it).
     environment["MONAI_LABEL_AUTH_ENABLE"] = os.environ.get("MONAI_LABEL_AUTH_ENABLE", "false")
     environment["PYTHONPATH"] = os.pathsep.join(p for p in (str(app_dir), os.environ.get("PYTHONPATH", "")) if p)
     environment["MONAI_LABEL_APP_CONF"] = json.dumps(conf)
     environment["MONAI_LABEL_SERVER_PORT"] = str(port)
-    # pydantic-settings would otherwise read a stray ./.env into MONAI Label's settings.
+    # ptxseg's own allow-list (--allow-origin, conf allow_origins) replaces MONAI Label's CORS set-up, which allows
+    # every origin when this variable is empty; pydantic-settings would otherwise read it from a stray ./.env.
     environment.pop("MONAI_LABEL_CORS_ORIGINS", None)
     return environment
 
@@ -91,15 +115,6 @@ def server_command(app_dir: Path, studies: Path, host: str, port: int, conf: dic
     return command
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     """Start the server, print how to reach it, and stop it (with its children) on Ctrl-C or SIGTERM.
 
@@ -107,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     check, the conf check) runs in a short-lived child instead.
     """
     app_dir = Path(args.app).resolve() if args.app else default_app_dir()
-    conf = dict(args.conf)
+    conf = _with_access_lists(dict(args.conf), args)
     args.dicomweb = args.dicomweb or os.environ.get("PTXSEG_DICOMWEB_URL")
     if args.dicomweb:
         studies, environment = in_short_lived_process(_connect_pacs, args, conf)
@@ -119,22 +134,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         studies = in_short_lived_process(_demo_studies)
         print(f"demo studies (synthetic chest X-rays): {studies}")
-    token = configured_token()
     in_short_lived_process(check_app_conf, app_dir, conf)
-    if not _is_loopback(args.host):
-        access = (
-            "every request needs the bearer token"
-            if token
-            else "NO TOKEN IS SET: anyone who reaches it can read and change data (set PTXSEG_TOKEN_FILE)"
+    token, generated = _server_token(args, Path(conf.get("model_dir") or app_model_dir(app_dir)))
+    if not is_loopback(args.host):
+        print(
+            f"WARNING: binding to {args.host} exposes patient images to the network; every request needs the token",
+            file=sys.stderr,
         )
-        print(f"WARNING: binding to {args.host} exposes patient images to the network; {access}", file=sys.stderr)
     check_port_free(args.host, args.port)
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
-    print(f"ptxseg server: {url}   (model info: {url}/info/   API docs: {url}/docs)")
-    print(f"3D Slicer: open the PneumothoraxAnnotator module (or MONAI Label) and connect to {url}")
+    # A generated token is printed, as Jupyter prints its own; a token of the user's is theirs to know, not to print.
+    with_token = f"{url}/?token={token if generated else '<your token>'}" if token else url
+    print(f"ptxseg server: {with_token}")
+    print(f"   model info: {url}/info/   API docs: {url}/docs" + ("   (in a browser: add ?token=...)" if token else ""))
+    if generated:
+        print(f"   every request needs 'Authorization: Bearer <token>'; it is in {os.environ['PTXSEG_TOKEN_FILE']}")
+    print(f"3D Slicer: open the PneumothoraxAnnotator module and connect to {with_token}", flush=True)
     process = subprocess.Popen(
         supervised(server_command(app_dir, studies, args.host, args.port, conf)),
-        env=server_environment(app_dir, conf, args.port),
+        env=server_environment(app_dir, conf, args.port, args.host),
         start_new_session=True,
         preexec_fn=die_with_parent(signal.SIGTERM),
     )
@@ -145,6 +163,38 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, _StopRequested) as interrupt:
         _stop_supervisor(process)
         return 128 + (interrupt.args[0] if isinstance(interrupt, _StopRequested) else signal.SIGINT)
+
+
+def _with_access_lists(conf: dict[str, str], args: argparse.Namespace) -> dict[str, str]:
+    """``--allow-origin`` and ``--allow-host`` added to the conf keys they stand for."""
+    for key, given in (("allow_origins", args.allow_origin), ("allow_hosts", args.allow_host)):
+        items = [item for item in (conf.get(key, ""), *given) if item]
+        if items:
+            conf[key] = ",".join(items)
+    return conf
+
+
+def _server_token(args: argparse.Namespace, model_dir: Path) -> tuple[str | None, bool]:
+    """The token the server will require and whether it was generated here (then exported as
+    ``PTXSEG_TOKEN_FILE``); None with ``--no-token``, which a bind beyond this machine refuses."""
+    token = configured_token()
+    if args.no_token:
+        if token:
+            raise ValueError("--no-token, but PTXSEG_TOKEN or PTXSEG_TOKEN_FILE sets a token: drop one of them")
+        if not is_loopback(args.host):
+            raise ValueError(
+                f"refusing to serve patient images on {args.host} without a token: drop --no-token (a token is then "
+                "generated and printed), or set PTXSEG_TOKEN_FILE to a file holding your own"
+            )
+        print("WARNING: --no-token: every program and user of this machine can read and change the data")
+        return None, False
+    if token is not None:
+        return token, False
+    model_dir.mkdir(parents=True, exist_ok=True)
+    token, path = new_token_file(model_dir)
+    os.environ.pop("PTXSEG_TOKEN", None)
+    os.environ["PTXSEG_TOKEN_FILE"] = str(path)
+    return token, True
 
 
 def _demo_studies() -> Path:

@@ -6,7 +6,11 @@
   id and model uploads or deletions over HTTP are refused;
 - a request the client got wrong (``ClientError``, malformed JSON) is a 400 with its reason; any other error stays
   a server error, so a bug is never passed off as the client's fault;
-- optional bearer token on every endpoint (``ptxseg.serving.token.configured_token``).
+- an upload that finds no room while it is spooled to disk (full disk, quota) is a 507, as every other write is;
+- requests from other web pages and for other host names are refused, CORS only for the origins allowed
+  (``ptxseg.serving.web_guard``);
+- the bearer token on every endpoint, MONAI Label's login flow answered with it (``ptxseg.serving.bearer_token``);
+- one line per request in the access audit (``ptxseg.serving.access_audit``).
 
 Everything here must be set up before the first request: Starlette freezes middleware when the app starts.
 """
@@ -15,17 +19,25 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
+from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 
+from ptxseg.io.atomic import storage_full
 from ptxseg.options import parse_bool
+from ptxseg.serving.access_audit import AccessAudit
+from ptxseg.serving.bearer_token import BearerToken, TokenRedaction, add_login_routes
 from ptxseg.serving.settings import ServingSettings
+from ptxseg.serving.token import token_id
+from ptxseg.serving.web_access import WebAccess
+from ptxseg.serving.web_guard import WebGuard, allow_cross_origin
 
-__all__ = ["BearerToken", "ClientError", "IMAGE_UPLOAD_PATHS", "RefusedRequests", "UploadLimit", "harden"]
+__all__ = ["ClientError", "IMAGE_UPLOAD_PATHS", "RefusedRequests", "UploadLimit", "harden"]
 
 LOGGER = logging.getLogger("ptxseg.server")
 IMAGE_UPLOAD_PATHS = ("/datastore/image", "/datastore")
@@ -42,6 +54,21 @@ async def _client_error(request, error: ClientError) -> JSONResponse:
 
 async def _bad_json(request, error: json.JSONDecodeError) -> JSONResponse:
     return JSONResponse({"detail": f"malformed JSON in the request: {error.msg}"}, status_code=400)
+
+
+def _causes(error: BaseException | None):
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+async def _body_not_received(request, error: StarletteHTTPException) -> JSONResponse:
+    """Starlette spools a large upload to a temporary file before any route sees it, and FastAPI answers any failure
+    there as a 400 "error parsing the body": no room for that file is the server's condition, a 507 saying so."""
+    if error.status_code == 400 and any(storage_full(cause) for cause in _causes(error.__cause__)):
+        detail = "the server has no room to receive this upload (disk full or quota); nothing was stored"
+        return JSONResponse({"detail": detail}, status_code=507)
+    return await http_exception_handler(request, error)
 
 
 class UploadLimit:
@@ -106,37 +133,32 @@ class RefusedRequests(BaseHTTPMiddleware):
         return await call_next(request)
 
 
-class BearerToken(BaseHTTPMiddleware):
-    """Every request must carry ``Authorization: Bearer <token>`` (constant-time comparison)."""
-
-    def __init__(self, application, token: str):
-        super().__init__(application)
-        self.expected = f"Bearer {token}".encode()
-
-    async def dispatch(self, request, call_next):
-        if request.method == "OPTIONS":
-            return await call_next(request)
-        given = request.headers.get("authorization", "").encode()
-        if not secrets.compare_digest(given, self.expected):
-            detail = "missing or wrong bearer token: send 'Authorization: Bearer <token>'"
-            return JSONResponse({"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        return await call_next(request)
-
-
-def harden(app: FastAPI, settings: ServingSettings, token: str | None) -> FastAPI:
-    """Add the upload limit, the refusals, the client-error answers and (with a ``token``) the bearer token.
+def harden(app: FastAPI, settings: ServingSettings, token: str | None, audit_folder: Path | None = None) -> FastAPI:
+    """Add the refusals, the client-error answers, the web-page and host checks, the bearer token (with a
+    ``token``) and the access audit (into ``audit_folder``, when given).
 
     Example:
         >>> from fastapi.testclient import TestClient
-        >>> app = harden(FastAPI(), ServingSettings(max_upload_mb=1), token=None)
-        >>> TestClient(app).post("/train/x", params={"run_sync": "true"}).status_code
+        >>> client = TestClient(harden(FastAPI(), ServingSettings(max_upload_mb=1), token=None))
+        >>> client.post("/train/x", params={"run_sync": "true"}, headers={"Host": "127.0.0.1:8000"}).status_code
         400
+        >>> client.get("/info/", headers={"Host": "127.0.0.1", "Origin": "http://evil.example"}).status_code
+        403
     """
+    access = WebAccess.from_settings(settings.allow_origins, settings.allow_hosts)
     app.add_exception_handler(ClientError, _client_error)
     app.add_exception_handler(json.JSONDecodeError, _bad_json)
+    app.add_exception_handler(StarletteHTTPException, _body_not_received)
+    add_login_routes(app, token)
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
     app.add_middleware(RefusedRequests)
     if token:
         app.add_middleware(BearerToken, token=token)
-        LOGGER.info("bearer-token access control is on")
+        logging.getLogger("uvicorn.access").addFilter(TokenRedaction())
+        LOGGER.info("bearer-token access control is on (%s)", token_id(token))
+    allow_cross_origin(app, access)
+    app.add_middleware(WebGuard, access=access)
+    if audit_folder is not None:
+        client_of = BearerToken(None, token).client_of if token else (lambda scope: token_id(None))
+        app.add_middleware(AccessAudit, folder=audit_folder, client_of=client_of)
     return app

@@ -1,9 +1,10 @@
 """A local ``ptxseg serve`` for tests, benchmarks and scripts: started on a free loopback port, stopped with its tree.
 
 ``running_server`` runs ``python -m ptxseg serve`` as a subprocess in its own session over a studies folder and a
-model folder, waits until ``GET /info/`` answers, and on leaving the block stops the server's whole process group
-(the MONAI Label server and any training or scoring it started), so nothing outlives the caller. The server's output
-goes to a log file beside the model folder, which every start-up failure quotes.
+model folder, with a bearer token of its own (as every ``ptxseg serve`` has one), waits until ``GET /info/``
+answers, and on leaving the block stops the server's whole process group (the MONAI Label server and any training
+or scoring it started), so nothing outlives the caller. The server's output goes to a log file beside the model
+folder, which every start-up failure quotes.
 
 This module only talks to the server over HTTP: it imports neither MONAI Label nor the app.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,6 +32,8 @@ from pathlib import Path
 
 import requests
 
+from ptxseg.serving.token import TOKEN_FILE_NAME
+
 __all__ = ["LocalServer", "free_port", "infer_all", "running_server", "stop_server", "START_TIMEOUT_S"]
 
 # Start-up imports torch and MONAI Label and loads the model: about a minute on 2 busy cores, so allow three.
@@ -39,29 +43,45 @@ REQUEST_TIMEOUT_S = 120
 
 @dataclass
 class LocalServer:
-    """A running server: its base URL, folders, log file and the ``ptxseg serve`` process."""
+    """A running server: its base URL, folders, log file, the ``ptxseg serve`` process and its bearer token.
+
+    ``get``/``post``/``put``/``delete`` send the token unless the call passes ``headers`` of its own (then exactly
+    those are sent: tests of refusals pass none or wrong ones).
+    """
 
     url: str
     studies: Path
     model_dir: Path
     log_path: Path
     process: subprocess.Popen
+    token: str | None = None
+
+    @property
+    def auth_headers(self) -> dict:
+        """The ``Authorization`` header that opens this server (empty when it has no token)."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """``method`` on ``path`` (relative to the server URL), with the token unless ``headers`` are given."""
+        kwargs.setdefault("headers", self.auth_headers)
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
+        return requests.request(method, self.url + path, **kwargs)
 
     def get(self, path: str, **kwargs) -> requests.Response:
-        """GET ``path`` (relative to the server URL)."""
-        return requests.get(self.url + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs)
+        """GET ``path``."""
+        return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs) -> requests.Response:
         """POST to ``path``."""
-        return requests.post(self.url + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs)
+        return self.request("POST", path, **kwargs)
 
     def put(self, path: str, **kwargs) -> requests.Response:
         """PUT to ``path``."""
-        return requests.put(self.url + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs)
+        return self.request("PUT", path, **kwargs)
 
     def delete(self, path: str, **kwargs) -> requests.Response:
         """DELETE ``path``."""
-        return requests.delete(self.url + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs)
+        return self.request("DELETE", path, **kwargs)
 
     def log(self) -> str:
         """Everything the server printed so far."""
@@ -99,6 +119,7 @@ def running_server(
     host: str | None = None,
     start_timeout_s: float = START_TIMEOUT_S,
     app: Path | None = None,
+    token: str = "own",
 ) -> Iterator[LocalServer]:
     """Run ``ptxseg serve`` over ``studies`` until the block ends; raises with the server log if it does not come up.
 
@@ -107,12 +128,16 @@ def running_server(
         model_dir: the app's model folder (``--conf model_dir``); its parent is the server's working folder and
             holds its log, ``server-<port>.log``.
         conf: further app settings, each passed as ``--conf KEY VALUE``.
-        env: variables added to the server's environment (``PTXSEG_TOKEN`` or ``PTXSEG_TOKEN_FILE`` are also
-            used to ask ``/info/`` whether it is up).
+        env: variables added to the server's environment (``PTXSEG_TOKEN`` or ``PTXSEG_TOKEN_FILE`` there set
+            the server's token).
         host: passed as ``--host``; requests always go to 127.0.0.1.
         start_timeout_s: how long to wait for ``GET /info/`` to answer 200.
         app: the app folder (``--app``; default: the main app), e.g. ``sample-apps/ensemble``.
+        token: ``own`` (a random token of the caller's, unless ``env`` sets one), ``generated`` (the one ``ptxseg
+            serve`` makes, read from its file in the model folder) or ``none`` (``--no-token``).
     """
+    if token not in ("own", "generated", "none"):
+        raise ValueError(f"token must be own, generated or none, got {token!r}")
     port = free_port()
     settings = {"model_dir": str(model_dir), **(conf or {})}
     command = [sys.executable, "-m", "ptxseg", "serve", "--studies", str(studies), "--port", str(port)]
@@ -122,6 +147,11 @@ def running_server(
         command += ["--app", str(Path(app).resolve())]
     for key, value in settings.items():
         command += ["--conf", key, value]
+    env = dict(env or {})
+    if token == "none":
+        command.append("--no-token")
+    elif token == "own" and not env.get("PTXSEG_TOKEN_FILE"):
+        env.setdefault("PTXSEG_TOKEN", secrets.token_urlsafe(24))
     log_path = model_dir.parent / f"server-{port}.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -130,11 +160,13 @@ def running_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=model_dir.parent,
-            env={**os.environ, **(env or {})},
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("PTXSEG_TOKEN")}, **env},
         )
-    server = LocalServer(f"http://127.0.0.1:{port}", studies, model_dir, log_path, process)
+    server = LocalServer(f"http://127.0.0.1:{port}", studies, model_dir, log_path, process, _token(env))
     try:
-        _wait_until_up(server, _auth_headers(env or {}), start_timeout_s)
+        if token == "generated":
+            server.token = _generated_token(server, start_timeout_s)
+        _wait_until_up(server, start_timeout_s)
         yield server
     finally:
         stop_server(server)
@@ -151,20 +183,29 @@ def stop_server(server: LocalServer) -> None:
             server.process.wait()
 
 
-def _auth_headers(env: Mapping[str, str]) -> dict:
-    token = env.get("PTXSEG_TOKEN") or (
+def _token(env: Mapping[str, str]) -> str | None:
+    return env.get("PTXSEG_TOKEN") or (
         Path(env["PTXSEG_TOKEN_FILE"]).read_text().strip() if env.get("PTXSEG_TOKEN_FILE") else None
     )
-    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def _wait_until_up(server: LocalServer, headers: dict, timeout_s: float) -> None:
+def _generated_token(server: LocalServer, timeout_s: float) -> str:
+    """The token ``ptxseg serve`` generated, once it has printed its URL (the token file is written before)."""
+    deadline = time.monotonic() + timeout_s
+    while "ptxseg server: " not in server.log():
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"ptxseg serve printed no URL:\n{server.log()[-4000:]}")
+        time.sleep(0.2)
+    return (server.model_dir / TOKEN_FILE_NAME).read_text().strip()
+
+
+def _wait_until_up(server: LocalServer, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()[-4000:]}")
         try:
-            if requests.get(server.url + "/info/", headers=headers, timeout=5).status_code == 200:
+            if server.get("/info/", timeout=5).status_code == 200:
                 return
         except requests.ConnectionError:
             pass

@@ -27,6 +27,7 @@ from ptxseg.options import (
     parse_text,
 )
 from ptxseg.serving.dicomweb.settings import CONF_KEYS as PACS_CONF_KEYS
+from ptxseg.serving.web_access import WebAccess, parse_list
 from ptxseg.training.config import TrainConfig
 
 __all__ = ["APP_CONF_VARIABLE", "FINE_TUNING", "FRAMEWORK_KEYS", "ServingSettings"]
@@ -50,6 +51,8 @@ class ServingSettings:
     ``measure_runtimes`` (with ``backend auto`` on CPU): gate and time the CPU runtimes (int8 among them) for each
     new model in a child process, and serve the fastest that agrees with PyTorch fp32. ``expose_paths`` keeps the
     server's file paths in answers (only for a client on the same machine; hospital folder names can identify).
+    ``allow_origins`` and ``allow_hosts`` (comma-separated) are the web page origins and host names the server
+    accepts besides its own (``ptxseg.serving.web_access``).
 
     Example:
         >>> settings = ServingSettings.from_conf({"epochs": "3", "amp": "off"})
@@ -80,6 +83,8 @@ class ServingSettings:
     train_threads: int = 0
     measure_runtimes: bool = True
     expose_paths: bool = False
+    allow_origins: str = ""
+    allow_hosts: str = ""
     triage_min_positives: int = 20
     triage_min_negatives: int = 20
     triage_min_sensitivity: float = 0.8
@@ -105,6 +110,7 @@ class ServingSettings:
         if self.backend not in BACKEND_KINDS:
             raise ValueError(f"backend must be one of {', '.join(BACKEND_KINDS)}, got {self.backend!r}")
         resolve_device(self.device)
+        WebAccess(allowed_origins=parse_list(self.allow_origins), allowed_hosts=parse_list(self.allow_hosts))
         for name in ("encoder_weights", "model"):
             path = getattr(self, name)
             if path and not Path(path).is_file():

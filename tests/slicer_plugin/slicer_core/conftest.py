@@ -57,7 +57,7 @@ def client():
     url = os.environ.get("PTXSEG_SERVER_URL")
     if not url:
         pytest.fail("PTXSEG_SERVER_URL is not set: run this tier through tests/slicer_plugin/test_slicer_core_tier.py")
-    return PtxsegClient(url)
+    return PtxsegClient(url, token=os.environ.get("PTXSEG_SERVER_TOKEN"))
 
 
 @pytest.fixture(scope="session")
