@@ -52,3 +52,13 @@ def test_no_token_is_for_loopback_only_and_not_beside_a_token(tmp_path, monkeypa
 
 def test_the_server_learns_its_bind_address():
     assert cli_serve.server_environment(cli_serve.Path("."), {}, 8000, "0.0.0.0")["PTXSEG_SERVER_HOST"] == "0.0.0.0"
+
+
+def test_keycloak_replaces_the_token_and_is_not_combined_with_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("MONAI_LABEL_AUTH_ENABLE", "true")
+    monkeypatch.delenv("PTXSEG_TOKEN", raising=False)
+    monkeypatch.delenv("PTXSEG_TOKEN_FILE", raising=False)
+    assert cli_serve._server_token(_args("--host", "0.0.0.0"), tmp_path) == (None, False)
+    monkeypatch.setenv("PTXSEG_TOKEN", "my-own-token-of-some-length")
+    with pytest.raises(ValueError, match="use one of them"):
+        cli_serve._server_token(_args(), tmp_path)

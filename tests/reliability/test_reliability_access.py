@@ -138,7 +138,7 @@ def test_the_slicer_client_sends_the_token(guarded_server, token, tmp_path):
 
 def test_an_exposed_server_warns_and_listens_where_it_was_told(guarded_server):
     assert (
-        "WARNING: binding to 0.0.0.0 exposes patient images to the network; every request needs the bearer token"
+        "WARNING: binding to 0.0.0.0 exposes patient images to the network; every request needs the token"
         in guarded_server.log()
     )
     assert listening_addresses(guarded_server) == {"0.0.0.0"}
@@ -171,17 +171,23 @@ class _NoServer:
         return 0
 
 
-def test_exposing_the_server_without_a_token_warns_loudly(monkeypatch, capsys, tmp_path):
+def test_exposing_the_server_without_a_token_of_ones_own_warns_and_generates_one(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(cli_serve, "check_port_free", lambda host, port: None)  # tested apart (orphans test)
     monkeypatch.setattr(cli_serve.subprocess, "Popen", _NoServer)
     monkeypatch.setattr(cli_serve.signal, "signal", lambda *args: None)
     monkeypatch.delenv("PTXSEG_TOKEN", raising=False)
     monkeypatch.delenv("PTXSEG_TOKEN_FILE", raising=False)
-    args = build_parser().parse_args(["serve", "--studies", str(tmp_path), "--host", "192.0.2.10", "--port", "8000"])
-    assert cli_serve.run(args) == 0
-    assert "WARNING: binding to 192.0.2.10 exposes patient images to the network; NO TOKEN IS SET" in (
-        capsys.readouterr().err
+    monkeypatch.setenv("PTXSEG_TOKEN_FILE", "")  # restored (removed) after the test: ptxseg serve sets it
+    model_dir = tmp_path / "model"
+    arguments = ["--studies", str(tmp_path), "--host", "192.0.2.10", "--port", "8000", "--conf", "model_dir", model_dir]
+    assert cli_serve.run(build_parser().parse_args(["serve", *map(str, arguments)])) == 0
+    printed = capsys.readouterr()
+    assert "WARNING: binding to 192.0.2.10 exposes patient images to the network; every request needs the token" in (
+        printed.err
     )
+    token_file = model_dir / "server-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert f"http://192.0.2.10:8000/?token={token_file.read_text()}" in printed.out
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ptxseg.compute.lean_process import lean_command
+from ptxseg.options import parse_bool
 from ptxseg.serving.app_location import app_model_dir, default_app_dir
 from ptxseg.serving.check_conf import check_app_conf
 from ptxseg.serving.ports import check_port_free
@@ -178,6 +179,10 @@ def _server_token(args: argparse.Namespace, model_dir: Path) -> tuple[str | None
     """The token the server will require and whether it was generated here (then exported as
     ``PTXSEG_TOKEN_FILE``); None with ``--no-token``, which a bind beyond this machine refuses."""
     token = configured_token()
+    if _keycloak_enabled():
+        if token:
+            raise ValueError("MONAI_LABEL_AUTH_ENABLE (Keycloak) and PTXSEG_TOKEN(_FILE) are both set: use one of them")
+        return None, False  # users log in through Keycloak; MONAI Label checks their tokens
     if args.no_token:
         if token:
             raise ValueError("--no-token, but PTXSEG_TOKEN or PTXSEG_TOKEN_FILE sets a token: drop one of them")
@@ -195,6 +200,10 @@ def _server_token(args: argparse.Namespace, model_dir: Path) -> tuple[str | None
     os.environ.pop("PTXSEG_TOKEN", None)
     os.environ["PTXSEG_TOKEN_FILE"] = str(path)
     return token, True
+
+
+def _keycloak_enabled() -> bool:
+    return parse_bool(os.environ.get("MONAI_LABEL_AUTH_ENABLE") or "false")
 
 
 def _demo_studies() -> Path:

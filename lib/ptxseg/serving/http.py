@@ -149,10 +149,10 @@ def harden(app: FastAPI, settings: ServingSettings, token: str | None, audit_fol
     app.add_exception_handler(ClientError, _client_error)
     app.add_exception_handler(json.JSONDecodeError, _bad_json)
     app.add_exception_handler(StarletteHTTPException, _body_not_received)
-    add_login_routes(app, token)
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
     app.add_middleware(RefusedRequests)
     if token:
+        add_login_routes(app, token)
         app.add_middleware(BearerToken, token=token)
         logging.getLogger("uvicorn.access").addFilter(TokenRedaction())
         LOGGER.info("bearer-token access control is on (%s)", token_id(token))
