@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ptxseg.options import check_at_least, parse_text
 from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient
+from ptxseg.serving.dicomweb.eligibility import ScreeningPolicy
 
 __all__ = ["CONF_KEYS", "ENVIRONMENT_KEYS", "PacsSettings", "connect_from_command_line", "secret_from_environment"]
 
@@ -71,19 +72,45 @@ class PacsSettings:
     dicomweb_timeout_s: float = 30.0
     prescreen: bool = False
     prescreen_interval_s: float = 10.0
+    prescreen_body_parts: str = "CHEST,THORAX"
+    prescreen_missing_body_part: bool = True
+    prescreen_views: str = "PA,AP"
+    prescreen_missing_view: bool = True
+    prescreen_min_age: float = 18.0
+    prescreen_unknown_age: bool = True
+    prescreen_max_attempts: int = 3
+    prescreen_retry_s: float = 60.0
+    prescreen_rescreen_days: int = 0
+    prescreen_full_scan_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if not self.modalities:
             raise ValueError("dicomweb_modalities must name at least one modality, e.g. CR,DX")
         check_at_least("dicomweb_cache_mb", self.dicomweb_cache_mb, 1)
-        for name in ("dicomweb_refresh_s", "dicomweb_timeout_s", "prescreen_interval_s"):
+        check_at_least("prescreen_max_attempts", self.prescreen_max_attempts, 1)
+        check_at_least("prescreen_rescreen_days", self.prescreen_rescreen_days, 0)
+        check_at_least("prescreen_min_age", self.prescreen_min_age, 0)
+        intervals = ("dicomweb_refresh_s", "dicomweb_timeout_s", "prescreen_interval_s", "prescreen_retry_s")
+        for name in (*intervals, "prescreen_full_scan_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
 
     @property
     def modalities(self) -> tuple[str, ...]:
         """The served modalities, upper case."""
-        return tuple(part.strip().upper() for part in self.dicomweb_modalities.split(",") if part.strip())
+        return _upper_list(self.dicomweb_modalities)
+
+    @property
+    def policy(self) -> ScreeningPolicy:
+        """Which instances pre-screening analyses (``ptxseg.serving.dicomweb.eligibility``)."""
+        return ScreeningPolicy(
+            body_parts=_upper_list(self.prescreen_body_parts),
+            screen_missing_body_part=self.prescreen_missing_body_part,
+            views=_upper_list(self.prescreen_views),
+            screen_missing_view=self.prescreen_missing_view,
+            min_age_years=self.prescreen_min_age,
+            screen_unknown_age=self.prescreen_unknown_age,
+        )
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, str], url: str, auth: PacsAuth | None = None) -> PacsSettings:
@@ -152,3 +179,7 @@ def connect_from_command_line(
 
 
 CONF_KEYS = frozenset(item.name for item in fields(PacsSettings) if item.name not in ("url", "auth"))
+
+
+def _upper_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip().upper() for part in text.split(",") if part.strip())
