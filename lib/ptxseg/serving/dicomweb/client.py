@@ -152,17 +152,26 @@ class PacsClient:
         """
         self._call("search", self._client.search_for_studies, limit=1)
 
-    def search_instances(self, modalities: tuple[str, ...], for_processing: bool = False) -> Iterator[InstanceRef]:
+    def search_instances(
+        self,
+        modalities: tuple[str, ...],
+        for_processing: bool = False,
+        since: str | None = None,
+        study_uid: str | None = None,
+    ) -> Iterator[InstanceRef]:
         """Every instance of ``modalities`` on the server, page after page, each once; DX "for processing"
-        images only when asked (they are raw detector data, not meant to be read)."""
+        images only when asked (they are raw detector data, not meant to be read). ``since`` (``YYYYMMDD``) keeps
+        studies of that date or later (QIDO date range matching), ``study_uid`` one study."""
         seen: set[str] = set()
+        filters = {"StudyDate": f"{since}-"} if since else {}
         for modality in modalities:
             offset = 0
             while True:
                 page = self._call(
                     "search",
                     self._client.search_for_instances,
-                    search_filters={"Modality": modality},
+                    study_instance_uid=study_uid,
+                    search_filters={"Modality": modality, **filters},
                     fields=_FIELDS,
                     limit=self.page_size,
                     offset=offset,
@@ -177,9 +186,9 @@ class PacsClient:
                         yield ref
                 offset += len(page)
 
-    def search_series_instances(self, modality: str) -> list[InstanceRef]:
-        """Every instance of one modality (ptxseg's SEGs), all pages."""
-        return list(self.search_instances((modality,), for_processing=True))
+    def search_series_instances(self, modality: str, study_uid: str | None = None) -> list[InstanceRef]:
+        """Every instance of one modality (SEGs), all pages; of one study when ``study_uid`` is given."""
+        return list(self.search_instances((modality,), for_processing=True, study_uid=study_uid))
 
     def retrieve(self, ref: InstanceRef) -> bytes:
         """The instance as a DICOM file (Part 10 bytes), in the transfer syntax the PACS stores."""
