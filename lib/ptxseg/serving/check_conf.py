@@ -13,8 +13,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ptxseg.serving.app_location import recipe_kind, uses_ptxseg_settings
+from ptxseg.serving.app_location import app_model_dir, recipe_kind, uses_ptxseg_settings
+
+if TYPE_CHECKING:
+    from ptxseg.model.checkpoint import CheckpointMetadata
+    from ptxseg.serving.settings import ServingSettings
 
 __all__ = ["BAD_CONF_STATUS", "check_app_conf", "main"]
 
@@ -43,10 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def check_app_conf(app_dir: str | Path, conf: dict[str, str]) -> None:
     """Parse ``conf`` as the app at ``app_dir`` would (an app that does not read its conf with ptxseg's settings
-    checks its own).
+    checks its own), and refuse what the server would refuse at start against its model folder: a conf ``model``
+    that cannot be served, or a setting it cannot be served without (``ptxseg.serving.settings_effect``; those it
+    serves without are the server's to say).
 
     Raises:
-        ValueError: an unknown key or a bad value, in one line listing what is valid.
+        ValueError: an unknown key, a bad value or a setting that cannot take effect, in one line saying what to do.
 
     Example:
         >>> from ptxseg.serving.app_location import default_app_dir
@@ -60,14 +67,36 @@ def check_app_conf(app_dir: str | Path, conf: dict[str, str]) -> None:
     # Imported here, not above: importing this module must stay light.
     from ptxseg.serving.recipe_settings import RecipeSettings
     from ptxseg.serving.settings import ServingSettings
+    from ptxseg.serving.settings_effect import settings_without_effect
 
     try:
         if kind is None:
-            ServingSettings.from_conf(conf)
+            settings = ServingSettings.from_conf(conf)
+            served = _metadata_to_serve(settings, Path(settings.model_dir or app_model_dir(app_dir)))
+            settings_without_effect(settings, served)
         else:
             RecipeSettings.from_conf(kind, conf)
     except ValueError as error:
         raise ValueError(str(error).replace("\n", " ")) from None
+
+
+def _metadata_to_serve(settings: ServingSettings, model_dir: Path) -> CheckpointMetadata | None:
+    """The metadata of the model a server with ``settings`` would serve from ``model_dir``: conf ``model``'s when it
+    would be installed, else the folder's; None when the server would build a new one (or put one back)."""
+    from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint
+    from ptxseg.serving.conf_model import plan_conf_model
+    from ptxseg.serving.store import ModelStore
+
+    store = ModelStore(model_dir)
+    served = store.served_path if store.has_model() else None
+    if settings.model and plan_conf_model(settings.model, store).install:
+        served = Path(settings.model)
+    if served is None:
+        return None
+    try:
+        return load_checkpoint(served)[1] or CheckpointMetadata()
+    except (ValueError, OSError, RuntimeError):  # the server sets an unloadable model aside and serves another
+        return None
 
 
 if __name__ == "__main__":

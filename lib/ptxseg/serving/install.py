@@ -11,16 +11,13 @@ from ptxseg.model.checkpoint import load_model_or_refuse
 from ptxseg.serving.app_location import app_model_dir
 from ptxseg.serving.store import ModelRecord, ModelStore
 
-__all__ = ["install_in_app"]
+__all__ = ["install_checkpoint", "install_in_app", "load_problem"]
 
 LOGGER = logging.getLogger(__name__)
 
 
 def install_in_app(checkpoint: str | os.PathLike, app_or_model_dir: str | os.PathLike) -> ModelRecord:
     """Make ``checkpoint`` the app's served model (the old one is kept as the previous) and return the new record.
-
-    The record takes the validation Dice (``metrics["per_image_dice"]``) and training image count
-    (``training_data["train"]``) stored in the checkpoint, where present.
 
     Raises:
         ValueError: the checkpoint does not load; nothing is changed.
@@ -31,6 +28,29 @@ def install_in_app(checkpoint: str | os.PathLike, app_or_model_dir: str | os.Pat
     """
     checkpoint = Path(checkpoint).resolve()
     store = ModelStore(app_model_dir(app_or_model_dir))
+    return install_checkpoint(store, checkpoint, source=f"ptxseg export {checkpoint}", event="ptxseg export")
+
+
+def install_checkpoint(
+    store: ModelStore, checkpoint: Path, *, source: str, event: str, from_conf_model: bool = False
+) -> ModelRecord:
+    """Install a trained ``checkpoint`` as the served model of ``store``, recorded as coming from ``source``.
+
+    The record takes the validation Dice (``metrics["per_image_dice"]``) and training image count
+    (``training_data["train"]``) stored in the checkpoint, where present; ``event`` names the install in the
+    record's history.
+
+    Raises:
+        ValueError: the checkpoint does not load, or is another kind (U-Net, ensemble...) than the served one;
+            nothing is changed.
+
+    Example:
+        >>> from ptxseg.serving.store import ModelStore
+        >>> install_checkpoint(ModelStore("/tmp/model"), Path("/tmp/none.safetensors"), source="", event="")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: refusing to install it: /tmp/none.safetensors does not load as a ptxseg model (checkpoint not ...)
+    """
     kind = _kind_or_refuse(checkpoint, "install it")
     if store.has_model() and (served := _kind_or_refuse(store.served_path, "replace it")) != kind:
         raise ValueError(f"refusing to install a {kind} model in an app that serves a {served} model; use its own app")
@@ -45,20 +65,21 @@ def install_in_app(checkpoint: str | os.PathLike, app_or_model_dir: str | os.Pat
     if validation_dice is None and weights == "random":
         LOGGER.warning("%s carries no validation metrics and started from random weights: is it trained?", checkpoint)
     outcome = {
-        "event": "ptxseg export",
+        "event": event,
         "checkpoint": str(checkpoint),
         "validation_dice": validation_dice,
         "training_images": training_images,
         "promoted": True,
-        "reason": "installed by ptxseg export",
+        "reason": f"installed by {event}",
     }
     return store.install(
         checkpoint,
         trained=True,
         validation_dice=validation_dice,
         training_images=training_images,
-        source=f"ptxseg export {checkpoint}",
+        source=source,
         outcome=outcome,
+        from_conf_model=from_conf_model,
     )
 
 
@@ -67,3 +88,19 @@ def _kind_or_refuse(path: Path, action: str) -> str:
         return load_any(path)
     except (ValueError, OSError) as error:
         raise ValueError(f"refusing to {action}: {path} does not load as a ptxseg model ({error})") from error
+
+
+def load_problem(path: Path) -> str | None:
+    """Why a checkpoint cannot be served, or None when it loads (safe loading: no pickled code runs).
+
+    The file is named, not its server path: the reason is shown by ``/info`` and written to the log alike.
+
+    Example:
+        >>> load_problem(Path("/models/no-such-model.safetensors"))
+        'checkpoint not found: no-such-model.safetensors'
+    """
+    try:
+        load_any(path)
+    except (ValueError, OSError, RuntimeError) as error:
+        return str(error).replace(str(path), path.name)
+    return None

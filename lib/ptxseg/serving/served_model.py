@@ -17,16 +17,18 @@ from ptxseg.compute.device import resolve_device
 from ptxseg.compute.memory import release_freed_memory
 from ptxseg.inference.predictor import Predictor
 from ptxseg.inference.runtime_choice import RuntimeChoice, current_decision, decided_runtime, served_runtime
-from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty, require_dropout
-from ptxseg.model.bundle import load_any
+from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty
 from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
 from ptxseg.model.factory import build_model
 from ptxseg.model.network import describe_weights
+from ptxseg.serving.conf_model import plan_conf_model
+from ptxseg.serving.install import install_checkpoint, load_problem
 from ptxseg.serving.settings import ServingSettings
+from ptxseg.serving.settings_effect import settings_without_effect
 from ptxseg.serving.store import ModelRecord, ModelStore
 from ptxseg.transforms.postprocess import ThresholdPostprocess
 
-__all__ = ["OneCallAtATime", "ServedModel", "load_problem"]
+__all__ = ["OneCallAtATime", "ServedModel"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -35,12 +37,15 @@ class ServedModel:
     """The served checkpoint and its warm Predictor, reloaded when the checkpoint file changes.
 
     The first start writes an untrained model (random or ImageNet encoder) so that fine-tuning always starts
-    from "the current model", and ``/info`` says plainly that it is untrained. A served file that does not load
+    from "the current model", and ``/info`` says plainly that it is untrained. Conf ``model`` installs the checkpoint
+    it names when it is not the served one (``ptxseg.serving.conf_model``). A served file that does not load
     (corrupt, foreign, unsafe) is moved aside; the previous good model, else an untrained one, is served instead,
-    and ``problem`` says why.
+    and ``problem`` says why. Each setting that cannot take effect on the served model is logged at start and listed
+    in ``settings_ignored`` (``ptxseg.serving.settings_effect``).
 
     Raises:
-        ValueError: conf ``model`` cannot be served, or ``mc_samples`` asks for MC dropout of a model without it.
+        ValueError: conf ``model`` cannot be served, or a setting cannot be served without (``mc_samples`` on a
+            model without dropout, PACS keys without a PACS).
 
     Example:
         >>> served = ServedModel(ServingSettings(), Path("monailabel_app/model"))  # doctest: +SKIP
@@ -52,6 +57,7 @@ class ServedModel:
         self.settings = settings
         self.store = ModelStore(model_dir)
         self.problem: str | None = None
+        self.settings_ignored: list[str] = []
         self._lock = threading.Lock()
         self._predictor: Predictor | None = None
         self._loaded_stamp: tuple | None = None
@@ -61,14 +67,29 @@ class ServedModel:
         self._applied_choice: RuntimeChoice | None = None
         self._serving = False
         self._calibration_studies: Path | None = None
-        self._ensure_loadable_model()
-        if settings.mc_samples:  # a model without dropout stops the server at start, not at the first scoring
-            require_dropout(load_checkpoint(self.store.served_path)[1], self.store.served_path.name)
+        self._size_stamp: tuple | None = None
+        self._served_size = settings.image_size
+        built_from_settings = self._ensure_loadable_model()
+        served = None if built_from_settings else load_checkpoint(self.store.served_path)[1] or CheckpointMetadata()
+        self.settings_ignored += settings_without_effect(settings, served)
+        for note in self.settings_ignored:
+            LOGGER.warning("setting without effect: %s", note)
 
-    def _ensure_loadable_model(self) -> None:
-        if not self.store.has_model():
+    def _ensure_loadable_model(self) -> bool:
+        """Make the store serve a loadable model: conf ``model``'s, else the one there, else a new one (True)."""
+        if self.store.has_model():
+            self._set_aside_unloadable()
+        if self.settings.model:
+            self._apply_conf_model()
+        elif not self.store.has_model():
             self._install_initial()
-            return
+            if self.problem:
+                self.problem += "; serving an untrained model"
+            return True
+        return False
+
+    def _set_aside_unloadable(self) -> None:
+        """Move an unloadable served file aside, putting the previous model back when it loads."""
         problem = load_problem(self.store.served_path)
         if problem is None:
             return
@@ -78,18 +99,24 @@ class ServedModel:
             _, metadata = load_model(self.store.previous_path)
             self.store.install(self.store.previous_path, trained=bool(metadata.metrics), source="restored previous")
             self.problem += "; serving the previous model"
-        else:
-            self._install_initial()
-            self.problem += "; serving an untrained model"
         LOGGER.error(self.problem)
 
-    def _install_initial(self) -> None:
-        if self.settings.model:
-            problem = load_problem(Path(self.settings.model))
-            if problem is not None:
-                raise ValueError(f"conf model={self.settings.model} cannot be served: {problem}")
-            self.store.install(self.settings.model, trained=True, source=f"conf model={self.settings.model}")
+    def _apply_conf_model(self) -> None:
+        model = self.settings.model
+        plan = plan_conf_model(model, self.store)
+        if plan.ignored:
+            self.settings_ignored.append(plan.reason)
             return
+        if plan.install:
+            checkpoint = Path(model).resolve()
+            install_checkpoint(
+                self.store, checkpoint, source=f"conf model={model}", event="conf model", from_conf_model=True
+            )
+            if self.problem and "; serving" not in self.problem:
+                self.problem += f"; serving conf model={model}"
+        LOGGER.info(plan.reason)
+
+    def _install_initial(self) -> None:
         settings = self.settings
         model = build_model(settings.encoder, encoder_weights=settings.encoder_weights, dropout=settings.dropout)
         metadata = CheckpointMetadata(settings.encoder, image_size=settings.image_size, dropout=settings.dropout)
@@ -133,16 +160,26 @@ class ServedModel:
             return None
         if self._choice_stamp != stamp:
             self._choice_stamp = stamp
-            self._choice = current_decision(self.store.served_path, self.settings.image_size)
+            size = self.served_image_size()
+            self._choice = current_decision(self.store.served_path, size)
             if self._choice is None and self._serving:
-                threading.Thread(target=self._measure, args=(stamp,), name="ptxseg-runtimes", daemon=True).start()
+                threading.Thread(target=self._measure, args=(stamp, size), name="ptxseg-runtimes", daemon=True).start()
         return self._choice
 
-    def _measure(self, stamp: tuple) -> None:
+    def served_image_size(self) -> int:
+        """The served checkpoint's own input side, at which it predicts and its runtimes are measured (conf
+        ``image_size`` is the size of a new model and of fine-tuning); read again only when the file changes."""
+        stat = self.store.served_path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._size_stamp:
+            metadata = load_checkpoint(self.store.served_path)[1]
+            self._served_size = metadata.image_size if metadata is not None else self.settings.image_size
+            self._size_stamp = stamp
+        return self._served_size
+
+    def _measure(self, stamp: tuple, image_size: int) -> None:
         try:
-            choice = decided_runtime(
-                self.store.served_path, self.settings.image_size, studies=self._calibration_studies
-            )
+            choice = decided_runtime(self.store.served_path, image_size, studies=self._calibration_studies)
         except (RuntimeError, OSError, ValueError) as error:  # the default runtime keeps serving
             LOGGER.error("measuring the CPU runtimes failed; the default runtime keeps serving: %s", error)
             return
@@ -223,8 +260,10 @@ class ServedModel:
                 "last_training": record.history[-1] if record.history else None,
             },
             "problem": self.problem,
+            "settings_ignored": self.settings_ignored,
             "device": self.device(),
-            "image_size": self.settings.image_size,
+            "image_size": self.served_image_size(),
+            "fine_tuning_image_size": self.settings.image_size,
             "triage_threshold": self.settings.triage_threshold,
             "uncertainty": self.uncertainty_method,
             "runtime": self._describe_runtime(),
@@ -262,19 +301,3 @@ class OneCallAtATime:
     def __call__(self, batch):
         with self._lock:
             return self.backend(batch)
-
-
-def load_problem(path: Path) -> str | None:
-    """Why a checkpoint cannot be served, or None when it loads (safe loading: no pickled code runs).
-
-    The file is named, not its server path: the reason is shown by ``/info`` and written to the log alike.
-
-    Example:
-        >>> load_problem(Path("/models/no-such-model.safetensors"))
-        'checkpoint not found: no-such-model.safetensors'
-    """
-    try:
-        load_any(path)
-    except (ValueError, OSError, RuntimeError) as error:
-        return str(error).replace(str(path), path.name)
-    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from ptxseg.compute.device import resolve_device
@@ -89,6 +89,9 @@ class ServingSettings:
     triage_min_negatives: int = 20
     triage_min_sensitivity: float = 0.8
     triage_min_specificity: float = 0.8
+    # Not a conf key: the keys the conf gave (PACS keys included), so that a given value that cannot take effect is
+    # reported even when it equals the default (``ptxseg.serving.settings_effect``).
+    given_keys: frozenset[str] = field(default=frozenset(), compare=False)
 
     def __post_init__(self):
         self.triage_criteria  # noqa: B018 -- checks the triage minimums at start, not at the first promotion
@@ -138,7 +141,7 @@ class ServingSettings:
             Traceback (most recent call last):
             ValueError: conf image_size='big': invalid literal for int() with base 10: 'big'
         """
-        known = {item.name: item for item in fields(cls)}
+        known = {item.name: item for item in fields(cls) if item.name != "given_keys"}
         unknown = sorted(set(conf) - set(known) - FRAMEWORK_KEYS - PACS_CONF_KEYS)
         if unknown:
             raise ValueError(f"unknown conf key(s) {unknown}; valid keys: {sorted(set(known) | PACS_CONF_KEYS)}")
@@ -147,7 +150,7 @@ class ServingSettings:
             if name in FRAMEWORK_KEYS or name in PACS_CONF_KEYS:  # the PACS keys are PacsSettings' to parse
                 continue
             values[name] = parse_text(name, known[name].type, value)
-        return cls(**values)
+        return cls(**values, given_keys=frozenset(conf) - FRAMEWORK_KEYS)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ServingSettings:

@@ -42,7 +42,11 @@ def _now() -> str:
 
 @dataclass
 class ModelRecord:
-    """What is known about the served model; ``version`` grows by one with every model installed."""
+    """What is known about the served model; ``version`` grows by one with every model installed.
+
+    ``conf_model_sha256`` is the digest of the checkpoint last installed from conf ``model``: a restart with the same
+    conf then leaves a model fine-tuned from it since in place (``ptxseg.serving.conf_model``).
+    """
 
     version: int = 0
     trained: bool = False
@@ -54,6 +58,7 @@ class ModelRecord:
     history: list[dict] = field(default_factory=list)
     served_sha256: str = ""
     served_stamp: list[int] = field(default_factory=list)
+    conf_model_sha256: str = ""
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelRecord:
@@ -105,8 +110,10 @@ class ModelStore:
         training_images: int = 0,
         source: str = "",
         outcome: dict | None = None,
+        from_conf_model: bool = False,
     ) -> ModelRecord:
-        """Make ``checkpoint`` the served model (the current one becomes the previous) and bump the version."""
+        """Make ``checkpoint`` the served model (the current one becomes the previous) and bump the version;
+        ``from_conf_model`` records it as the one conf ``model`` named."""
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._locked():
             record = self._repaired(self._read_record())
@@ -118,6 +125,8 @@ class ModelStore:
             record.trained, record.weights = trained, weights
             record.validation_dice, record.training_images = validation_dice, training_images
             record.source, record.updated = source, _now()
+            if from_conf_model:
+                record.conf_model_sha256 = record.served_sha256
             if outcome is not None:
                 record.history = [*record.history, {**outcome, "version": record.version}][-HISTORY_LENGTH:]
             self.write_record(record)
