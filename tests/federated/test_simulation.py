@@ -2,7 +2,9 @@
 others, the global model moves, each round's metrics are recorded per site, nothing identifying leaves a site, and
 each healthy site promotes the global model by its own champion/challenger rule."""
 
+import io
 import json
+from contextlib import redirect_stdout
 
 import numpy as np
 import psutil
@@ -10,9 +12,10 @@ import pytest
 
 pytest.importorskip("nvflare", reason="NVIDIA FLARE is the optional federated extra: pip install -e .[federated]")
 
-from ptxseg.federated.job import write_job  # noqa: E402
-from ptxseg.federated.options import JobOptions, RoundOptions  # noqa: E402
-from ptxseg.federated.simulate import simulate  # noqa: E402
+from ptxseg.cli.main import main  # noqa: E402
+from ptxseg.federated.controller import ROUNDS_RECORD  # noqa: E402
+from ptxseg.federated.persistor import GLOBAL_NAME  # noqa: E402
+from ptxseg.federated.simulate import SimulationResult  # noqa: E402
 from ptxseg.federated.weights import checkpoint_weights  # noqa: E402
 from ptxseg.serving.store import ModelStore  # noqa: E402
 from tests.federated.hospitals import write_sites_file  # noqa: E402
@@ -23,29 +26,37 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
+    """``ptxseg federate --simulate``: 3 sites, 2 rounds, min 2 sites, BatchNorm statistics kept at the sites."""
     root = tmp_path_factory.mktemp("federation")
     sites_file = write_sites_file(root, ["site-1", "site-2", "site-3"])
     # site-3 drops out: one of its labels is unreadable, so its training fails inside every round it is sent.
     next((root / "site-3" / "studies" / "labels" / "final").glob("*.nrrd")).write_bytes(b"NRRD0004\nbroken")
     initial = write_small_checkpoint(root / "initial.safetensors")
-    options = JobOptions(rounds=2, sites=3, min_sites=2, exclude_batchnorm=True, round_timeout=60)
-    job = write_job(initial, root / "jobs", options, RoundOptions(image_size=64, batch_size=2))
     before = {child.pid for child in psutil.Process().children(recursive=True)}
-    result = simulate(job, root / "workspace", 3, sites_file, timeout_s=600)
+    arguments = ["federate", "--init", str(initial), "--out", str(root / "fed"), "--simulate", "--sites", "3"]
+    arguments += ["--sites-file", str(sites_file), "--min-sites", "2", "--rounds", "2", "--exclude-batchnorm"]
+    arguments += ["--round-timeout", "60", "--image-size", "64", "--batch-size", "2", "--timeout", "600"]
+    with redirect_stdout(io.StringIO()) as printed:
+        assert main(arguments) == 0
     after = {child.pid for child in psutil.Process().children(recursive=True) if child.is_running()}
-    return root, initial, result, after - before
+    server = root / "fed" / "workspace" / "server" / "simulate_job" / "app_server"
+    result = SimulationResult(
+        server / GLOBAL_NAME, server / ROUNDS_RECORD, root / "fed" / "workspace" / "simulator.log"
+    )
+    return root, initial, result, after - before, printed.getvalue()
 
 
 def test_the_job_finishes_without_the_site_that_dropped_out(simulated):
-    root, _, result, leftover = simulated
+    root, _, result, leftover, printed = simulated
     record = json.loads(result.rounds_record.read_text())
     trained = {(entry["round"], entry["site"]) for entry in record if entry["task"] == "train"}
     assert trained == {(0, "site-1"), (0, "site-2"), (1, "site-1"), (1, "site-2")}
     assert not leftover, f"the simulator left processes running: {leftover}"
+    assert printed.count('"task": "train"') == 4 and f"global model: {result.global_model}" in printed
 
 
 def test_the_global_model_differs_from_the_start(simulated):
-    _, initial, result, _ = simulated
+    _, initial, result, _, _ = simulated
     start, _ = checkpoint_weights(initial)
     final, metadata = checkpoint_weights(result.global_model)
     assert metadata.encoder == "efficientnet-b0" and metadata.image_size == 64
@@ -56,7 +67,7 @@ def test_the_global_model_differs_from_the_start(simulated):
 
 
 def test_metrics_are_recorded_per_site_and_round(simulated):
-    _, _, result, _ = simulated
+    _, _, result, _, _ = simulated
     for entry in json.loads(result.rounds_record.read_text()):
         if entry["task"] == "train":
             assert 0 <= entry["metrics"]["global_per_image_dice"] <= 1
@@ -65,7 +76,7 @@ def test_metrics_are_recorded_per_site_and_round(simulated):
 
 
 def test_no_image_label_or_patient_id_leaves_a_site(simulated):
-    root, _, result, _ = simulated
+    root, _, result, _, _ = simulated
     record = result.rounds_record.read_text()
     assert "patient" not in record and str(root) not in record and ".png" not in record and ".nrrd" not in record
     for entry in json.loads(record):
@@ -78,7 +89,7 @@ def test_no_image_label_or_patient_id_leaves_a_site(simulated):
 
 
 def test_each_healthy_site_promotes_the_global_model_by_its_own_rule(simulated):
-    root, _, result, _ = simulated
+    root, _, result, _, _ = simulated
     for site in ("site-1", "site-2"):
         store = ModelStore(root / site / "model")
         last = store.read_record().history[-1]
@@ -87,3 +98,5 @@ def test_each_healthy_site_promotes_the_global_model_by_its_own_rule(simulated):
         stats = json.loads((root / site / "model" / "train_stats.json").read_text())
         assert stats["status"] == "done" and stats["ptxseg_result"]["promoted"]
     assert not ModelStore(root / "site-3" / "model").has_model()
+    failed = json.loads((root / "site-3" / "model" / "train_stats.json").read_text())
+    assert failed["status"] == "failed" and failed["reason"].startswith("federated: ")

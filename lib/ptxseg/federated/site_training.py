@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ptxseg.compute.device import resolve_device
 from ptxseg.datasets.specs import parse_data_spec
@@ -72,7 +73,17 @@ class SiteTrainer:
         self.stats = TrainingStats(site.model_dir / STATS_NAME)
 
     def _device(self) -> str:
-        return resolve_device(self.settings.device)
+        """The site's training device; on CPU the app's training threads (sites of a simulator share the cores)."""
+        device = resolve_device(self.settings.device)
+        if device == "cpu":
+            torch.set_num_threads(self.settings.training_threads())
+        return device
+
+    def _failed(self, error: Exception, started: float) -> None:
+        """Say in the stats file why the site's part failed (the served model is unchanged), as local runs do."""
+        reason = f"federated: {type(error).__name__}: {error}"
+        self.stats.write({"status": "failed", "reason": reason, "total_time": round(time.time() - started, 1)})
+        LOGGER.exception("federated fine-tuning failed at %s", self.site.name)
 
     def split(self, options: RoundOptions) -> tuple[list, list]:
         """(train, validation) of the site's labelled studies, read afresh each round (new labels join)."""
@@ -90,6 +101,28 @@ class SiteTrainer:
     def train_round(self, weights: Mapping, options: RoundOptions, round_number: int, total_rounds: int) -> RoundResult:
         """Judge the global model here, fine-tune it for ``options.local_epochs``, return the result."""
         started = time.time()
+        try:
+            return self._train_round(weights, options, round_number, total_rounds, started)
+        except Exception as error:
+            self._failed(error, started)
+            raise
+
+    def promote(self, weights: Mapping, options: RoundOptions, rounds: int) -> dict:
+        """The global model as a challenger here: installed only if not worse on this site's validation split.
+
+        The outcome goes into the model store's record (``/info``'s last training) and the stats file, as a local
+        fine-tuning run's does.
+        """
+        started = time.time()
+        try:
+            return self._promote(weights, options, rounds, started)
+        except Exception as error:
+            self._failed(error, started)
+            raise
+
+    def _train_round(
+        self, weights: Mapping, options: RoundOptions, round_number: int, total_rounds: int, started: float
+    ) -> RoundResult:
         device = self._device()
         train_items, val_items = self.split(options)
         self.stats.write(
@@ -134,13 +167,7 @@ class SiteTrainer:
         )
         return RoundResult(local_weights, metrics, len(train_items))
 
-    def promote(self, weights: Mapping, options: RoundOptions, rounds: int) -> dict:
-        """The global model as a challenger here: installed only if not worse on this site's validation split.
-
-        The outcome goes into the model store's record (``/info``'s last training) and the stats file, as a local
-        fine-tuning run's does.
-        """
-        started = time.time()
+    def _promote(self, weights: Mapping, options: RoundOptions, rounds: int, started: float) -> dict:
         device = self._device()
         train_items, val_items = self.split(options)
         champion = self.store.read_record()
