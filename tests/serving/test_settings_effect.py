@@ -10,10 +10,12 @@ from ptxseg.model.checkpoint import CheckpointMetadata
 from ptxseg.serving.app_location import default_app_dir
 from ptxseg.serving.check_conf import check_app_conf
 from ptxseg.serving.conf_model import plan_conf_model
+from ptxseg.serving.install import served_metadata
 from ptxseg.serving.served_model import ServedModel
 from ptxseg.serving.settings import ServingSettings
 from ptxseg.serving.settings_effect import settings_without_effect
 from ptxseg.serving.store import ModelStore
+from tests.support.recipe_models import write_small_bundle
 from tests.support.small_model import write_small_checkpoint
 
 
@@ -93,3 +95,9 @@ def test_settings_that_cannot_be_served_without_are_refused(tmp_path, checkpoint
     check_app_conf(
         default_app_dir(), {"model_dir": str(model_dir), "model": str(checkpoints["dropout"]), "mc_samples": "4"}
     )
+
+
+def test_the_served_size_is_read_from_a_plain_checkpoint_and_from_a_bundle(tmp_path, checkpoints):
+    bundle = write_small_bundle(tmp_path / "bundle", "ensemble")
+    assert served_metadata(bundle).image_size == 64 and served_metadata(bundle).encoder == "efficientnet-b0"
+    assert served_metadata(checkpoints["other"]).image_size == 96

@@ -83,8 +83,8 @@ def check_app_conf(app_dir: str | Path, conf: dict[str, str]) -> None:
 def _metadata_to_serve(settings: ServingSettings, model_dir: Path) -> CheckpointMetadata | None:
     """The metadata of the model a server with ``settings`` would serve from ``model_dir``: conf ``model``'s when it
     would be installed, else the folder's; None when the server would build a new one (or put one back)."""
-    from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint
     from ptxseg.serving.conf_model import plan_conf_model
+    from ptxseg.serving.install import served_metadata
     from ptxseg.serving.store import ModelStore
 
     store = ModelStore(model_dir)
@@ -94,7 +94,7 @@ def _metadata_to_serve(settings: ServingSettings, model_dir: Path) -> Checkpoint
     if served is None:
         return None
     try:
-        return load_checkpoint(served)[1] or CheckpointMetadata()
+        return served_metadata(served)
     except (ValueError, OSError, RuntimeError):  # the server sets an unloadable model aside and serves another
         return None
 

@@ -6,12 +6,13 @@ import logging
 import os
 from pathlib import Path
 
-from ptxseg.model.bundle import load_any, load_bundle
-from ptxseg.model.checkpoint import load_model_or_refuse
+from ptxseg.model.bundle import BUNDLE_KEY, load_any, load_bundle
+from ptxseg.model.checkpoint import CheckpointMetadata, load_model_or_refuse
+from ptxseg.model.weights_file import read_weights
 from ptxseg.serving.app_location import app_model_dir
 from ptxseg.serving.store import ModelRecord, ModelStore
 
-__all__ = ["install_checkpoint", "install_in_app", "load_problem"]
+__all__ = ["install_checkpoint", "install_in_app", "load_problem", "served_metadata"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -104,3 +105,16 @@ def load_problem(path: Path) -> str | None:
     except (ValueError, OSError, RuntimeError) as error:
         return str(error).replace(str(path), path.name)
     return None
+
+
+def served_metadata(path: Path) -> CheckpointMetadata:
+    """The metadata of the U-Net in a model file (a bundle's first U-Net); the defaults for a bare state dict.
+
+    Example:
+        >>> served_metadata(Path("model/pneumothorax.safetensors")).image_size  # doctest: +SKIP
+        512
+    """
+    _, header = read_weights(path)
+    if header is not None and BUNDLE_KEY in header:
+        header = next(member["metadata"] for member in header[BUNDLE_KEY]["members"] if member["role"] == "unet")
+    return CheckpointMetadata.from_dict(header) if header is not None else CheckpointMetadata()

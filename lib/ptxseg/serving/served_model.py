@@ -18,11 +18,11 @@ from ptxseg.compute.memory import release_freed_memory
 from ptxseg.inference.predictor import Predictor
 from ptxseg.inference.runtime_choice import RuntimeChoice, current_decision, decided_runtime, served_runtime
 from ptxseg.inference.uncertainty import FlipUncertainty, McDropoutUncertainty, Uncertainty
-from ptxseg.model.checkpoint import CheckpointMetadata, load_checkpoint, load_model, save_checkpoint
+from ptxseg.model.checkpoint import CheckpointMetadata, load_model, save_checkpoint
 from ptxseg.model.factory import build_model
 from ptxseg.model.network import describe_weights
 from ptxseg.serving.conf_model import plan_conf_model
-from ptxseg.serving.install import install_checkpoint, load_problem
+from ptxseg.serving.install import install_checkpoint, load_problem, served_metadata
 from ptxseg.serving.settings import ServingSettings
 from ptxseg.serving.settings_effect import settings_without_effect
 from ptxseg.serving.store import ModelRecord, ModelStore
@@ -70,7 +70,7 @@ class ServedModel:
         self._size_stamp: tuple | None = None
         self._served_size = settings.image_size
         built_from_settings = self._ensure_loadable_model()
-        served = None if built_from_settings else load_checkpoint(self.store.served_path)[1] or CheckpointMetadata()
+        served = None if built_from_settings else served_metadata(self.store.served_path)
         self.settings_ignored += settings_without_effect(settings, served)
         for note in self.settings_ignored:
             LOGGER.warning("setting without effect: %s", note)
@@ -172,8 +172,7 @@ class ServedModel:
         stat = self.store.served_path.stat()
         stamp = (stat.st_mtime_ns, stat.st_size)
         if stamp != self._size_stamp:
-            metadata = load_checkpoint(self.store.served_path)[1]
-            self._served_size = metadata.image_size if metadata is not None else self.settings.image_size
+            self._served_size = served_metadata(self.store.served_path).image_size
             self._size_stamp = stamp
         return self._served_size
 
