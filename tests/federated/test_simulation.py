@@ -73,6 +73,7 @@ def test_metrics_are_recorded_per_site_and_round(simulated):
             assert 0 <= entry["metrics"]["global_per_image_dice"] <= 1
             assert 0 <= entry["metrics"]["local_per_image_dice"] <= 1
             assert entry["params_type"] == "ParamsType.DIFF"
+            assert entry["meta"]["filter_history"] == ["ExcludeVars", "PercentilePrivacy"]
 
 
 def test_no_image_label_or_patient_id_leaves_a_site(simulated):
@@ -80,7 +81,14 @@ def test_no_image_label_or_patient_id_leaves_a_site(simulated):
     record = result.rounds_record.read_text()
     assert "patient" not in record and str(root) not in record and ".png" not in record and ".nrrd" not in record
     for entry in json.loads(record):
-        assert set(entry["meta"]) <= {"client_name", "NUM_STEPS_CURRENT_ROUND"}
+        # FLARE's own: the filters applied, the metrics again, and its peer context (names and ids of the run).
+        assert set(entry["meta"]) <= {
+            "client_name",
+            "NUM_STEPS_CURRENT_ROUND",
+            "initial_metrics",
+            "filter_history",
+            "props",
+        }
         assert all(isinstance(value, float) for value in entry["metrics"].values())
         assert not entry["params"] or all(
             name.startswith(("encoder.", "decoder.", "segmentation_head.")) for name in entry["params"]

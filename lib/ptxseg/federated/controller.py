@@ -10,6 +10,7 @@ the metrics per site and round, and a record anyone can audit for what left the 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from nvflare.apis.fl_constant import FLContextKey
@@ -34,6 +35,7 @@ class SiteTolerantFedAvg(FedAvg):
         self.straggler_wait = straggler_wait
         self._rounds: list[dict] = []
         self._latest: FLModel | None = None
+        self._record_lock = threading.Lock()
 
     def sample_clients(self, num_clients: int = None) -> list[str]:
         clients = [client.name for client in self.engine.get_clients()]
@@ -75,13 +77,17 @@ class SiteTolerantFedAvg(FedAvg):
 
     def _record(self, result: FLModel, task: str = "train") -> None:
         meta = result.meta or {}
+        with self._record_lock:  # results of several sites may arrive at once
+            self._record_locked(result, task, meta)
+
+    def _record_locked(self, result: FLModel, task: str, meta: dict) -> None:
         self._rounds.append(
             {
                 "task": task,
                 "round": self.current_round if task == "train" else None,
                 "site": meta.get("client_name", "unknown"),
                 "metrics": result.metrics or {},
-                "meta": {key: value for key, value in meta.items() if isinstance(value, (str, int, float, bool))},
+                "meta": json.loads(json.dumps(meta, default=repr)),
                 "params": sorted(result.params or {}),
                 "params_type": str(result.params_type),
             }

@@ -12,6 +12,7 @@ from pathlib import Path
 from nvflare.apis.fl_constant import FLContextKey
 from nvflare.app_common.abstract.model import ModelLearnable, ModelLearnableKey, make_model_learnable
 from nvflare.app_common.abstract.model_persistor import ModelPersistor
+from nvflare.app_common.app_constant import AppConstants
 
 from ptxseg.federated.weights import checkpoint_weights, write_weights_checkpoint
 
@@ -42,6 +43,6 @@ class CheckpointPersistor(ModelPersistor):
         return make_model_learnable(weights, {})
 
     def save_model(self, model: ModelLearnable, fl_ctx) -> None:
-        round_number = fl_ctx.get_prop("current_round")
+        round_number = fl_ctx.get_prop(AppConstants.CURRENT_ROUND)
         self._metadata.update(training_data={"source": "federated (FedAvg)", "round": round_number})
         write_weights_checkpoint(model[ModelLearnableKey.WEIGHTS], self._metadata, self._app_root(fl_ctx) / GLOBAL_NAME)
