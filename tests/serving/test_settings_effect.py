@@ -101,3 +101,16 @@ def test_the_served_size_is_read_from_a_plain_checkpoint_and_from_a_bundle(tmp_p
     bundle = write_small_bundle(tmp_path / "bundle", "ensemble")
     assert served_metadata(bundle).image_size == 64 and served_metadata(bundle).encoder == "efficientnet-b0"
     assert served_metadata(checkpoints["other"]).image_size == 96
+
+
+def test_conf_model_replaces_a_served_file_that_does_not_load_and_problem_says_so(tmp_path, checkpoints):
+    store = ModelStore(tmp_path / "model")
+    store.install(checkpoints["first"], trained=True)
+    store.served_path.write_bytes(b"cut short")
+
+    served = ServedModel(ServingSettings(model=str(checkpoints["other"]), image_size=96), store.directory)
+
+    assert store.served_path.read_bytes() == checkpoints["other"].read_bytes()
+    assert served.problem.startswith("the served model could not be loaded")
+    assert served.problem.endswith(f"; conf model={checkpoints['other']} is served instead")
+    assert served.describe()["image_size"] == 96

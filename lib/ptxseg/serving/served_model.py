@@ -112,8 +112,8 @@ class ServedModel:
             install_checkpoint(
                 self.store, checkpoint, source=f"conf model={model}", event="conf model", from_conf_model=True
             )
-            if self.problem and "; serving" not in self.problem:
-                self.problem += f"; serving conf model={model}"
+            if self.problem:  # the model put back above is now the previous one
+                self.problem += f"; conf model={model} is served instead"
         LOGGER.info(plan.reason)
 
     def _install_initial(self) -> None:
