@@ -28,14 +28,21 @@ class Prescreening:
         self.served = served
         self.settings = settings
         self.datastore = datastore
-        self.prescreener = Prescreener(datastore.studies, self.model, on_result=self._keep_in_image_info)
+        self.prescreener = Prescreener(
+            datastore.studies,
+            self.model,
+            on_result=self._keep_in_image_info,
+            rules=settings.rules,
+            monitor=datastore.monitor,
+        )
         self._stop = threading.Event()
 
     def model(self) -> ModelForScreening:
         """The served model now, with its version and recorded triage qualification."""
         predictor = self.served.predictor()
         qualification = recorded_qualification(predictor.metadata.metrics)
-        return ModelForScreening(predictor, f"v{self.served.record.version}", qualification)
+        version = self.served.record.version
+        return ModelForScreening(predictor, f"v{version}", qualification, record_version=version)
 
     def start(self) -> None:
         """Screen in a daemon thread every ``prescreen_interval_s``."""

@@ -47,11 +47,11 @@ def test_prescreening_in_the_server(tmp_path):
             segs = automatic_segs(orthanc, tmp_path)
             assert sorted(segs) == sorted(uids) and all(len(found) == 1 for found in segs.values())
             assert all(not c.flag and not c.qualified for found in segs.values() for c in found)
-        ledger = (tmp_path / "state" / "prescreen.json").read_text()
+        ledger = (tmp_path / "state" / "prescreen.jsonl").read_text()
         with running_server(tmp_path / "state", tmp_path / "model", conf=CONF, env=environment) as server:
             time.sleep(5)  # several pre-screening rounds
             assert all(item["screened"] for item in server.get("/worklist/").json()["items"])
-        assert (tmp_path / "state" / "prescreen.json").read_text() == ledger  # nothing inferred again
+        assert (tmp_path / "state" / "prescreen.jsonl").read_text() == ledger  # nothing inferred again
         assert all(len(found) == 1 for found in automatic_segs(orthanc, tmp_path).values())
     finally:
         orthanc.stop()

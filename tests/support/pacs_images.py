@@ -20,10 +20,11 @@ DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 
 
 def write_cr_phantom(path: Path, seed: int = 0, size: int = 96, **tags) -> Path:
-    """A 12-bit CR phantom chest; ``tags`` are set afterwards (AcquisitionDate, ...)."""
+    """A 12-bit CR phantom chest, as a detector writes it (an original image); ``tags`` are set afterwards
+    (AcquisitionDate, BodyPartExamined, ...)."""
     pixels = quantize(make_phantom(size, seed=seed).image, 12)
     write_dicom(pixels, path, (350 / size, 350 / size), bits_stored=12, modality="CR", patient_number=seed + 1)
-    return _retag(path, **tags)
+    return _retag(path, **{"ImageType": ["ORIGINAL", "PRIMARY"], **tags})
 
 
 def write_dx_monochrome1_jpeg2000(path: Path, seed: int = 1, size: int = 96) -> Path:

@@ -56,13 +56,14 @@ class PagingProxy:
 
     def _forward(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
-        query = dict(parse_qsl(parts.query))
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
         searching = method == "GET" and parts.path.rstrip("/").endswith(("/instances", "/series", "/studies"))
-        self.requests["search" if searching else ("retrieve" if method == "GET" else "store")] += 1
-        offset, limit = int(query.pop("offset", 0)), int(query.pop("limit", 10**6))
+        feed = parts.path.startswith("/changes") or parts.path.endswith("/study")  # Orthanc's change feed
+        self.requests["feed" if feed else "search" if searching else "retrieve" if method == "GET" else "store"] += 1
+        offset, limit = (int(query.pop("offset", 0)), int(query.pop("limit", 10**6))) if searching else (0, 10**6)
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length")}
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0)) if method == "POST" else None
-        url = f"{self.upstream}{parts.path}" + (f"?{urlencode(query)}" if query else "")
+        url = f"{self.upstream}{parts.path}" + (f"?{urlencode(query).replace('last=', 'last')}" if query else "")
         response = requests.request(method, url, headers=headers, data=body, timeout=30)
         content = response.content
         if searching and response.ok and content:

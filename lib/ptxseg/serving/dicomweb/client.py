@@ -63,7 +63,7 @@ class InstanceRef:
     """Where one image lives in the PACS and what the search said about it.
 
     ``acquired`` is the acquisition (else content, else study) date and time as DICOM writes it
-    (``YYYYMMDDHHMMSS``, possibly shorter), or ``""`` when the PACS sent none.
+    (``YYYYMMDDHHMMSS``, possibly shorter), or ``""`` when the PACS sent none; ``study_date`` the study's date.
     """
 
     study_uid: str
@@ -73,6 +73,7 @@ class InstanceRef:
     sop_class_uid: str
     presentation_intent: str = ""
     acquired: str = ""
+    study_date: str = ""
 
     @classmethod
     def from_qido(cls, item: Mapping) -> InstanceRef:
@@ -97,6 +98,7 @@ class InstanceRef:
             sop_class_uid=value("00080016"),
             presentation_intent=value("00080068"),
             acquired=(date + time.split(".")[0]),
+            study_date=value("00080020"),
         )
 
 
@@ -141,6 +143,7 @@ class PacsClient:
             session.headers["Authorization"] = f"Bearer {self.auth.token}"
         if self.auth.ca_bundle:
             session.verify = self.auth.ca_bundle
+        self.session = session  # also for the PACS's own change feed (``ptxseg.serving.dicomweb.changes``)
         self._client = DICOMwebClient(self.url, session=session)
         self._client.set_http_retry_params(retry=False)
 
@@ -207,6 +210,16 @@ class PacsClient:
     def retrieve_dataset(self, ref: InstanceRef) -> Dataset:
         """The instance as a pydicom dataset."""
         return pydicom.dcmread(io.BytesIO(self.retrieve(ref)))
+
+    def get_json(self, url: str, action: str) -> dict:
+        """GET a JSON document of the PACS outside DICOMweb (its change feed), with the same errors as the rest."""
+
+        def get() -> dict:
+            response = self.session.get(url)
+            response.raise_for_status()
+            return response.json()
+
+        return self._call(action, get)
 
     def store(self, dataset: Dataset) -> None:
         """STOW-RS one instance (a SEG) into its study."""

@@ -16,19 +16,20 @@ from datetime import date
 
 from pydicom.dataset import Dataset
 
-__all__ = ["CHEST_CODES", "ScreeningPolicy", "age_in_years"]
+__all__ = ["CHEST_CODES", "ScreeningPolicy", "ScreeningRules", "age_in_years"]
 
 # Anatomic Region Sequence codes meaning the chest (SNOMED CT: Chest, Thoracic structure, Chest wall structure).
 CHEST_CODES = frozenset({"43799004", "51185008", "78904004", "T-D3000", "T-D3050"})
 # Image Type values that mark an image as processed away from the original radiograph (PS3.3 C.8.11.1.1.1, C.7.6.1.1.2).
 _DERIVED_MARKERS = ("LOCALIZER", "BONE", "SOFT_TISSUE", "SOFT TISSUE", "SUBTRACTION", "BONE_SUBTRACTED", "ENERGY")
-_AGE = re.compile(r"^(\d{3})([DWMY])$")
+# PS3.5 AS is nnnD/W/M/Y; bare digits ("53", as SIIM-ACR's files carry) are read as years.
+_AGE = re.compile(r"^(\d{1,3})([DWMY]?)$")
 _DAYS_PER_UNIT = {"D": 1, "W": 7, "M": 30.4375, "Y": 365.25}
 
 
 def age_in_years(dataset: Dataset) -> float | None:
-    """The patient's age at the study: PatientAge (``045Y``, ``006M``...), else from the birth and study dates;
-    None when neither says.
+    """The patient's age at the study: PatientAge (``045Y``, ``006M``...; bare digits are years), else from the
+    birth and study dates; None when neither says.
 
     Example:
         >>> age_in_years(Dataset.from_json({"00101010": {"vr": "AS", "Value": ["006M"]}}))
@@ -39,7 +40,7 @@ def age_in_years(dataset: Dataset) -> float | None:
     """
     match = _AGE.match(str(dataset.get("PatientAge", "") or "").strip().upper())
     if match:
-        return round(int(match.group(1)) * _DAYS_PER_UNIT[match.group(2)] / 365.25, 2)
+        return round(int(match.group(1)) * _DAYS_PER_UNIT[match.group(2) or "Y"] / 365.25, 2)
     birth, study = _date(dataset.get("PatientBirthDate")), _date(dataset.get("StudyDate") or dataset.get("ContentDate"))
     if birth is None or study is None or study < birth:
         return None
@@ -112,3 +113,17 @@ class ScreeningPolicy:
         if age is None:
             return None if self.screen_unknown_age else "age unknown (conf prescreen_unknown_age)"
         return f"patient under {self.min_age_years:g} years" if age < self.min_age_years else None
+
+
+@dataclass(frozen=True)
+class ScreeningRules:
+    """What pre-screening analyses and how it retries a failed instance (``PacsSettings``' ``prescreen_*`` keys):
+    ``retry_s`` after the first failure, doubling, ``max_attempts`` in all per model version; ``rescreen_days`` > 0
+    keeps the results of instances acquired longer ago than that when a new model is promoted; the pending list is
+    searched again every ``refresh_s`` during a round."""
+
+    policy: ScreeningPolicy = ScreeningPolicy()
+    max_attempts: int = 3
+    retry_s: float = 60.0
+    rescreen_days: int = 0
+    refresh_s: float = 10.0

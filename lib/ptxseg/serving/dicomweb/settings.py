@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ptxseg.options import check_at_least, parse_text
 from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient
-from ptxseg.serving.dicomweb.eligibility import ScreeningPolicy
+from ptxseg.serving.dicomweb.eligibility import ScreeningPolicy, ScreeningRules
 
 __all__ = ["CONF_KEYS", "ENVIRONMENT_KEYS", "PacsSettings", "connect_from_command_line", "secret_from_environment"]
 
@@ -70,6 +70,7 @@ class PacsSettings:
     dicomweb_cache_mb: int = 2048
     dicomweb_refresh_s: float = 10.0
     dicomweb_timeout_s: float = 30.0
+    dicomweb_full_scan_s: float = 3600.0
     prescreen: bool = False
     prescreen_interval_s: float = 10.0
     prescreen_body_parts: str = "CHEST,THORAX"
@@ -81,7 +82,6 @@ class PacsSettings:
     prescreen_max_attempts: int = 3
     prescreen_retry_s: float = 60.0
     prescreen_rescreen_days: int = 0
-    prescreen_full_scan_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if not self.modalities:
@@ -91,7 +91,7 @@ class PacsSettings:
         check_at_least("prescreen_rescreen_days", self.prescreen_rescreen_days, 0)
         check_at_least("prescreen_min_age", self.prescreen_min_age, 0)
         intervals = ("dicomweb_refresh_s", "dicomweb_timeout_s", "prescreen_interval_s", "prescreen_retry_s")
-        for name in (*intervals, "prescreen_full_scan_s"):
+        for name in (*intervals, "dicomweb_full_scan_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
 
@@ -101,15 +101,22 @@ class PacsSettings:
         return _upper_list(self.dicomweb_modalities)
 
     @property
-    def policy(self) -> ScreeningPolicy:
-        """Which instances pre-screening analyses (``ptxseg.serving.dicomweb.eligibility``)."""
-        return ScreeningPolicy(
+    def rules(self) -> ScreeningRules:
+        """What pre-screening analyses and how it retries (``ptxseg.serving.dicomweb.eligibility``)."""
+        policy = ScreeningPolicy(
             body_parts=_upper_list(self.prescreen_body_parts),
             screen_missing_body_part=self.prescreen_missing_body_part,
             views=_upper_list(self.prescreen_views),
             screen_missing_view=self.prescreen_missing_view,
             min_age_years=self.prescreen_min_age,
             screen_unknown_age=self.prescreen_unknown_age,
+        )
+        return ScreeningRules(
+            policy,
+            self.prescreen_max_attempts,
+            self.prescreen_retry_s,
+            self.prescreen_rescreen_days,
+            self.dicomweb_refresh_s,
         )
 
     @classmethod
@@ -151,6 +158,7 @@ class PacsSettings:
             for_processing=self.dicomweb_for_processing,
             cache_bytes=self.dicomweb_cache_mb * 2**20,
             refresh_s=self.dicomweb_refresh_s,
+            full_scan_s=self.dicomweb_full_scan_s,
         )
 
 

@@ -9,7 +9,13 @@ Local state (the folder given): ``images/`` the bounded cache, ``labels/<tag>/<u
 image's grid (for training), ``outbox/`` SEGs waiting for the PACS, and ``studies.json`` (instance list, image
 info such as scores, where each label came from). A submitted label is written locally first and then sent to the
 PACS as a MANUAL SEG; when the PACS is down it waits in the outbox and is sent on the next refresh (its SEG UID is
-derived from its content, so a resend never makes a second copy).
+derived from its content, so a resend never makes a second copy); a SEG the PACS refuses while it answers (a 409) is
+moved to ``outbox/rejected/`` with the reason, so it never holds up the ones behind it.
+
+The instance list is kept up to date incrementally, so an idle server's load grows with what is new, not with the
+archive: a full search at start and every ``full_scan_s``, in between only studies dated from the day before the
+newest one seen (QIDO date range matching). SEGs are searched only in the studies of served images, once each,
+and never held under the lock: requests are answered from the last list while a search runs.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +41,7 @@ from ptxseg.io.labels import read_label, write_label
 from ptxseg.io.reader import read_cxr
 from ptxseg.io.seg import correction_seg, read_seg
 from ptxseg.serving.dicomweb.cache import InstanceCache
+from ptxseg.serving.dicomweb.changes import OrthancChanges, change_feed
 from ptxseg.serving.dicomweb.client import InstanceRef, PacsClient, PacsUnavailable
 
 __all__ = ["LABEL_TAGS", "PacsStudies", "UnknownImage"]
@@ -62,7 +70,8 @@ class PacsStudies:
         modalities: modalities served (one image per SOP instance).
         for_processing: also serve DX "for processing" instances.
         cache_bytes: bound of the image cache.
-        refresh_s: how old the instance list may be before a request searches the PACS again.
+        refresh_s: how old the instance list may be before a request searches the PACS again (for new studies).
+        full_scan_s: how often the whole archive is searched (studies that arrive with an old date are found then).
 
     Example:
         >>> studies = PacsStudies(PacsClient("http://127.0.0.1:8042/dicom-web"), "pacs-state")  # doctest: +SKIP
@@ -78,6 +87,7 @@ class PacsStudies:
         for_processing: bool = False,
         cache_bytes: int = 2 * 2**30,
         refresh_s: float = 10.0,
+        full_scan_s: float = 3600.0,
     ):
         self.client = client
         self.folder = Path(folder)
@@ -85,12 +95,16 @@ class PacsStudies:
         self.modalities = tuple(modalities)
         self.for_processing = for_processing
         self.refresh_s = refresh_s
+        self.full_scan_s = full_scan_s
         self.cache = InstanceCache(self.folder / "images", cache_bytes)
         self.outbox = self.folder / "outbox"
         self.outbox.mkdir(exist_ok=True)
         self._lock = threading.RLock()
+        self._refresh_lock = threading.Lock()
         self._file_lock = FileLock(self.folder / f".{STATE_NAME}.lock")
         self._searched = 0.0
+        self._full_scan = 0.0
+        self._feed: OrthancChanges | None = None
         self.last_error: str | None = None
         self._images: dict[str, _Image] = {}
         self._labels: dict[str, dict[str, dict]] = {}
@@ -120,26 +134,63 @@ class PacsStudies:
     def refresh(self, force: bool = False) -> None:
         """Search the PACS again when the list is older than ``refresh_s`` (or ``force``): new instances, new
         MANUAL SEGs (labels made elsewhere), and send waiting SEGs. A PACS outage keeps the last list and is
-        remembered in ``last_error``; it raises only with ``force``."""
-        with self._lock:
-            if not force and time.monotonic() - self._searched < self.refresh_s:
-                return
-            try:
-                refs = list(self.client.search_instances(self.modalities, self.for_processing))
-                for ref in refs:
-                    if ref.sop_uid not in self._images:
-                        self._images[ref.sop_uid] = _Image(ref, {})
-                self._import_pacs_labels()
-                self._send_outbox()
-                self.last_error = None
-            except PacsUnavailable as error:
-                self.last_error = str(error)
-                LOGGER.warning("PACS search failed, serving the last known list: %s", error)
-                if force:
-                    raise
-            finally:
-                self._searched = time.monotonic()
+        remembered in ``last_error``; it raises only with ``force``. A request that finds a search under way is
+        answered from the last list (only a forced refresh waits for it)."""
+        if not force and time.monotonic() - self._searched < self.refresh_s:
+            return
+        if not self._refresh_lock.acquire(blocking=force):
+            return
+        try:
+            full = time.monotonic() - self._full_scan >= self.full_scan_s or not self._full_scan
+            refs = self._search_all() if full else self._search_new()
+            with self._lock:
+                new = [ref for ref in refs if ref.sop_uid not in self._images]
+                for ref in new:
+                    self._images[ref.sop_uid] = _Image(ref, {})
+            self._import_pacs_labels(None if full else {ref.study_uid for ref in new})
+            self._send_outbox()
+            self.last_error = None
+            if full:
+                self._full_scan = time.monotonic()
+        except PacsUnavailable as error:
+            self.last_error = str(error)
+            LOGGER.warning("PACS search failed, serving the last known list: %s", error)
+            if force:
+                raise
+        finally:
+            self._searched = time.monotonic()
+            self._refresh_lock.release()
+            with self._lock:
                 self._save()
+
+    def _search_all(self) -> list[InstanceRef]:
+        if self._feed is None:
+            self._feed = change_feed(self.client)  # positioned before the search: nothing arrives unseen
+        return list(self.client.search_instances(self.modalities, self.for_processing))
+
+    def _search_new(self) -> list[InstanceRef]:
+        """Instances of the studies the change feed names, else of the studies dated from the day before the
+        newest one seen."""
+        if self._feed is not None:
+            studies = sorted(self._feed.new_studies())
+            return [
+                ref
+                for study in studies
+                for ref in self.client.search_instances(self.modalities, self.for_processing, study_uid=study)
+            ]
+        return list(self.client.search_instances(self.modalities, self.for_processing, self._since()))
+
+    def _since(self) -> str | None:
+        """The first study date an incremental search asks for: the day before the newest study seen."""
+        with self._lock:
+            dates = [image.ref.study_date[:8] for image in self._images.values() if len(image.ref.study_date) >= 8]
+        if not dates:
+            return None
+        try:
+            newest = datetime.strptime(max(dates), "%Y%m%d")
+        except ValueError:  # a date the PACS wrote wrong: search everything
+            return None
+        return (newest - timedelta(days=1)).strftime("%Y%m%d")
 
     def list_images(self) -> list[str]:
         """SOP Instance UIDs of every served image."""
@@ -251,30 +302,59 @@ class PacsStudies:
         return folder / f"{image_id}.nrrd"
 
     def _send_outbox(self) -> None:
+        """Send each waiting SEG; one the PACS refuses while it answers searches is set aside with the reason (a
+        PACS that does not answer keeps them all waiting)."""
         for waiting in sorted(self.outbox.glob("*.dcm")):
-            self.client.store(pydicom.dcmread(waiting))
+            try:
+                self.client.store(pydicom.dcmread(waiting))
+            except PacsUnavailable as error:
+                self.client.check()  # raises when the PACS itself is down: everything keeps waiting
+                rejected = self.outbox / "rejected"
+                rejected.mkdir(exist_ok=True)
+                waiting.rename(rejected / waiting.name)
+                (rejected / f"{waiting.stem}.reason.txt").write_text(str(error))
+                LOGGER.error("the PACS refused SEG %s; set aside in outbox/rejected: %s", waiting.stem, error)
+                continue
             waiting.unlink()
 
-    def _import_pacs_labels(self) -> None:
-        """MANUAL SEGs in the PACS that reference a served image become its ``final`` label (the newest wins)."""
-        for seg_ref in self.client.search_series_instances("SEG"):
-            if seg_ref.sop_uid in self._known_segs:
-                continue
-            self._known_segs.add(seg_ref.sop_uid)
+    def mark_own_seg(self, sop_uid: str) -> None:
+        """A SEG ptxseg stored itself (a prediction): never fetched back as a label."""
+        with self._lock:
+            self._known_segs.add(sop_uid)
+
+    def _new_segs(self, studies: set[str] | None) -> list[InstanceRef]:
+        """SEGs not seen before: in ``studies`` (one search each), or, for a full scan (None), in every study that
+        holds a served image (one paged search of the archive's SEGs)."""
+        if studies is None:
+            with self._lock:
+                served = {image.ref.study_uid for image in self._images.values()}
+            refs = [ref for ref in self.client.search_series_instances("SEG") if ref.study_uid in served]
+        else:
+            refs = [ref for study in sorted(studies) for ref in self.client.search_series_instances("SEG", study)]
+        with self._lock:
+            return [ref for ref in refs if ref.sop_uid not in self._known_segs]
+
+    def _import_pacs_labels(self, studies: set[str] | None) -> None:
+        """MANUAL SEGs of the pneumothorax (see ``_new_segs``) that reference a served image become its ``final``
+        label (the newest wins); each SEG is fetched once, ptxseg's own never."""
+        for seg_ref in self._new_segs(studies):
+            with self._lock:
+                self._known_segs.add(seg_ref.sop_uid)
             try:
                 content = read_seg(self.client.retrieve_dataset(seg_ref))
-            except ValueError as error:  # another tool's multi-segment or 3-D SEG: not a label of ours
-                LOGGER.info("ignoring SEG %s: %s", seg_ref.sop_uid, error)
+            except ValueError as error:  # not a pneumothorax outline of a served radiograph: not a label
+                LOGGER.info("SEG %s is not used as a label: %s", seg_ref.sop_uid, error)
                 continue
             image = content.referenced_sop_instance_uid
             if content.algorithm_type != "MANUAL" or image not in self._images:
                 continue
-            self._labels.setdefault(image, {})["final"] = {
-                "ts": int(time.time()),
-                "annotator": content.annotator,
-                "seg": asdict(seg_ref),
-            }
-            self._label_path(image, "final").unlink(missing_ok=True)  # decoded again from the new SEG
+            with self._lock:
+                self._labels.setdefault(image, {})["final"] = {
+                    "ts": int(time.time()),
+                    "annotator": content.annotator,
+                    "seg": asdict(seg_ref),
+                }
+                self._label_path(image, "final").unlink(missing_ok=True)  # decoded again from the new SEG
 
     # ---- the rest of MONAI Label's Datastore interface --------------------------------------------------------
     def datalist(self) -> list[dict]:
@@ -307,6 +387,9 @@ class PacsStudies:
         }
 
     def pending(self, done: Callable[[str], bool]) -> list[str]:
-        """Served images for which ``done(uid)`` is False, oldest acquisition first (for pre-screening)."""
-        pending = [uid for uid in self.list_images() if not done(uid)]
-        return sorted(pending, key=lambda uid: (self._images[uid].ref.acquired, uid))
+        """Served images for which ``done(uid)`` is False, newest acquisition first (pre-screening: a new study
+        goes before the backlog)."""
+        with self._lock:
+            refs = [image.ref for image in self._images.values()]
+        pending = [ref for ref in refs if not done(ref.sop_uid)]
+        return [ref.sop_uid for ref in sorted(pending, key=lambda ref: (ref.acquired, ref.sop_uid), reverse=True)]
