@@ -5,6 +5,7 @@ through. It counts requests, so a test can tell a cached image from a fetched on
 from __future__ import annotations
 
 import json
+import time
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,9 +22,10 @@ _HOP_BY_HOP = ("content-length", "transfer-encoding", "connection", "keep-alive"
 class PagingProxy:
     """``with PagingProxy(orthanc.url, page_size=2) as proxy: proxy.dicomweb ...``"""
 
-    def __init__(self, upstream: str, page_size: int = 2):
+    def __init__(self, upstream: str, page_size: int = 2, search_delay_s: float = 0.0):
         self.upstream = upstream.rstrip("/")
         self.page_size = page_size
+        self.search_delay_s = search_delay_s  # a PACS that answers searches slowly
         self.requests: Counter = Counter()
         proxy = self
 
@@ -60,6 +62,8 @@ class PagingProxy:
         searching = method == "GET" and parts.path.rstrip("/").endswith(("/instances", "/series", "/studies"))
         feed = parts.path.startswith("/changes") or parts.path.endswith("/study")  # Orthanc's change feed
         self.requests["feed" if feed else "search" if searching else "retrieve" if method == "GET" else "store"] += 1
+        if searching:
+            time.sleep(self.search_delay_s)
         offset, limit = (int(query.pop("offset", 0)), int(query.pop("limit", 10**6))) if searching else (0, 10**6)
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length")}
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0)) if method == "POST" else None

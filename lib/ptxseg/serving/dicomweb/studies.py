@@ -309,13 +309,19 @@ class PacsStudies:
                 self.client.store(pydicom.dcmread(waiting))
             except PacsUnavailable as error:
                 self.client.check()  # raises when the PACS itself is down: everything keeps waiting
-                rejected = self.outbox / "rejected"
-                rejected.mkdir(exist_ok=True)
-                waiting.rename(rejected / waiting.name)
-                (rejected / f"{waiting.stem}.reason.txt").write_text(str(error))
-                LOGGER.error("the PACS refused SEG %s; set aside in outbox/rejected: %s", waiting.stem, error)
+                self._set_aside(waiting, f"the PACS refused it: {error}")
+                continue
+            except (pydicom.errors.InvalidDicomError, OSError, ValueError) as error:  # a damaged file
+                self._set_aside(waiting, f"unreadable: {error}")
                 continue
             waiting.unlink()
+
+    def _set_aside(self, waiting: Path, reason: str) -> None:
+        rejected = self.outbox / "rejected"
+        rejected.mkdir(exist_ok=True)
+        waiting.rename(rejected / waiting.name)
+        (rejected / f"{waiting.stem}.reason.txt").write_text(reason)
+        LOGGER.error("SEG %s set aside in outbox/rejected: %s", waiting.stem, reason[:300])
 
     def mark_own_seg(self, sop_uid: str) -> None:
         """A SEG ptxseg stored itself (a prediction): never fetched back as a label."""
