@@ -5,8 +5,8 @@ through. It counts requests, so a test can tell a cached image from a fetched on
 from __future__ import annotations
 
 import json
-import time
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
