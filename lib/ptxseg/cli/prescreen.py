@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 
 __all__ = ["register", "run"]
@@ -18,9 +19,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="pre-screen new PACS images and store their prediction SEGs",
         description="Infer every CR/DX instance of a DICOMweb PACS not yet screened with this model, store its "
         "prediction as a DICOM SEG in the PACS (AUTOMATIC, probability and flag in its descriptions and content "
-        "label) and record its score in STATE/prescreen.json, so that a rerun (a scheduler's next call, a "
-        "restart) infers nothing twice. Flags only from a model qualified for triage (recorded in its checkpoint "
-        "by evaluation on held-out images); otherwise every result says 'not qualified for triage'. Password or "
+        "label) and record its outcome in STATE/prescreen.jsonl, so that a rerun (a scheduler's next call, a "
+        "restart) infers nothing twice. Only adult frontal chest radiographs are analysed (conf prescreen_*); "
+        "the others are listed as 'not analysed: <reason>'. Flags only from a model qualified for triage "
+        "(recorded in its checkpoint by evaluation on held-out images); otherwise every result says 'not "
+        "qualified for triage'. Password or "
         "token: PTXSEG_DICOMWEB_PASSWORD(_FILE) or PTXSEG_DICOMWEB_TOKEN(_FILE).",
     )
     parser.add_argument("--dicomweb", required=True, metavar="URL", help="the PACS's DICOMweb root")
@@ -52,12 +55,14 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(conf) - CONF_KEYS)
     if unknown:
         raise ValueError(f"unknown conf key(s) {unknown}; valid keys: {sorted(CONF_KEYS)}")
+    for note in conf_without_effect(conf, args.once):
+        print(f"warning: {note}", file=sys.stderr)
     pacs = connect_from_command_line(args.dicomweb, args.dicomweb_user, args.dicomweb_ca_bundle, conf)
     predictor = Predictor.from_checkpoint(args.model, args.device, args.backend, triage_threshold=args.triage_threshold)
     model = ModelForScreening(
         predictor, checkpoint_digest(args.model), recorded_qualification(predictor.metadata.metrics)
     )
-    prescreener = Prescreener(pacs.studies(args.state), lambda: model)
+    prescreener = Prescreener(pacs.studies(args.state), lambda: model, rules=pacs.rules)
     print(f"model {model.version}: {model.qualification.reason}")
     if args.once:
         screened = prescreener.run_once()
@@ -71,3 +76,24 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         stop.set()
     return 0
+
+
+def conf_without_effect(conf: dict[str, str], once: bool) -> list[str]:
+    """Why each PACS key given to ``ptxseg prescreen`` cannot take effect there (the server's keys are accepted, so
+    one conf serves both).
+
+    Example:
+        >>> conf_without_effect({"prescreen_interval_s": "30"}, once=True)
+        ['conf prescreen_interval_s is ignored: --once screens one round and exits']
+        >>> conf_without_effect({"prescreen_interval_s": "30"}, once=False)
+        []
+    """
+    notes = []
+    if "prescreen" in conf:
+        notes.append(
+            "conf prescreen is ignored: it switches the server's pre-screening, and ptxseg prescreen always "
+            "pre-screens (stop it to stop screening)"
+        )
+    if once and "prescreen_interval_s" in conf:
+        notes.append("conf prescreen_interval_s is ignored: --once screens one round and exits")
+    return notes

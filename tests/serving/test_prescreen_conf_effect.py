@@ -1,0 +1,36 @@
+"""``ptxseg prescreen`` accepts the server's PACS keys, and says which of them cannot take effect in the command
+(a real Orthanc; tests/cli/test_prescreen.py tests the screening itself)."""
+
+import pytest
+
+from ptxseg.cli.main import main
+from tests.support.orthanc import Orthanc, require_orthanc
+from tests.support.pacs_images import write_cr_phantom
+from tests.support.small_model import write_small_checkpoint
+
+
+@pytest.fixture
+def pacs_environment(monkeypatch):
+    """The PACS password, and the variables ``prescreen`` exports restored after the test."""
+    for name in ("PTXSEG_DICOMWEB_URL", "PTXSEG_DICOMWEB_USER"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("PTXSEG_DICOMWEB_PASSWORD", "pacs-test-password")
+
+
+def test_prescreen_once_says_which_pacs_keys_it_ignores_and_screens(tmp_path, capsys, pacs_environment):
+    require_orthanc()
+    orthanc = Orthanc(tmp_path / "orthanc").start()
+    try:
+        orthanc.upload(write_cr_phantom(tmp_path / "cr.dcm"))
+        checkpoint = write_small_checkpoint(tmp_path / "b0.safetensors")
+        arguments = ["prescreen", "--dicomweb", orthanc.dicomweb, "--dicomweb-user", "ptxseg", "--model"]
+        arguments += [str(checkpoint), "--state", str(tmp_path / "state"), "--once", "--backend", "torch"]
+        arguments += ["--device", "cpu", "--conf", "prescreen", "false", "--conf", "prescreen_interval_s", "30"]
+
+        assert main(arguments) == 0
+        captured = capsys.readouterr()
+        assert "warning: conf prescreen is ignored: it switches the server's pre-screening" in captured.err
+        assert "warning: conf prescreen_interval_s is ignored: --once screens one round and exits" in captured.err
+        assert "screened 1 new instances" in captured.out
+    finally:
+        orthanc.stop()
