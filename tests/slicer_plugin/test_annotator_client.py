@@ -45,6 +45,23 @@ def test_no_authorization_header_without_a_token(stub_server):
     assert "authorization" not in stub_server.requests[-1].headers
 
 
+def test_the_url_ptxseg_serve_prints_carries_its_token_and_is_remembered_without_it(stub_server):
+    stub_server.answer("GET", "/info/", {})
+    client = PtxsegClient(stub_server.url + "/?token=printed-token")
+    client.info()
+    assert stub_server.requests[-1].headers["authorization"] == "Bearer printed-token"
+    assert client.server_url == stub_server.url
+    explicit = PtxsegClient(stub_server.url + "/?token=printed-token", token="typed-token")
+    explicit.info()
+    assert stub_server.requests[-1].headers["authorization"] == "Bearer typed-token"
+
+
+def test_a_bad_url_with_a_token_is_refused_without_echoing_the_token():
+    with pytest.raises(ValueError) as refused:
+        PtxsegClient("127.0.0.1:8000/?token=s3cret")
+    assert "s3cret" not in str(refused.value)
+
+
 def test_repr_hides_the_token():
     assert "s3cret" not in repr(PtxsegClient("http://127.0.0.1:8000", token="s3cret"))
 

@@ -21,6 +21,7 @@ from PneumothoraxAnnotatorLib import (
     ServerInfo,
     ServerUnavailable,
     TrainingProgress,
+    Unauthorized,
 )
 from PneumothoraxAnnotatorLib.geometry import read_grid, read_label, write_label
 from PneumothoraxAnnotatorLib.grid import Grid
@@ -88,6 +89,13 @@ def test_info_describes_the_pneumothorax_model(client):
     assert set(STRATEGIES) <= set(info.strategies)
     assert info.model_version, "the ptxseg block must name the model version"
     assert info.total_images and info.total_images > 0
+
+
+def test_the_printed_url_with_its_token_connects_and_a_wrong_token_is_refused(live_server_url, live_server_token):
+    printed = PtxsegClient(f"{live_server_url}/?token={live_server_token}", timeout=60)
+    assert ServerInfo.from_info(printed.info()).model_version
+    with pytest.raises(Unauthorized):
+        PtxsegClient(f"{live_server_url}/?token=not-the-token", timeout=60).info()
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

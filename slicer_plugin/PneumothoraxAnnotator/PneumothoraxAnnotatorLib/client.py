@@ -42,8 +42,10 @@ class PtxsegClient:
     """One ptxseg MONAI Label server: every REST call the annotator needs, failures as typed exceptions.
 
     Args:
-        server_url: ``http(s)://host:port`` of the server, e.g. ``http://127.0.0.1:8000``.
-        token: bearer token sent as ``Authorization: Bearer <token>`` when the server has auth enabled.
+        server_url: ``http(s)://host:port`` of the server, e.g. ``http://127.0.0.1:8000``, or the URL that
+            ``ptxseg serve`` prints, ``http://127.0.0.1:8000/?token=...``, whose token is then used.
+        token: bearer token sent as ``Authorization: Bearer <token>`` (the server's default); it wins over one in
+            the URL.
         timeout: seconds to wait for the server on ordinary calls.
         infer_timeout: seconds to wait for an inference (the first one also loads the model).
         model: the server's model name for infer and train.
@@ -57,6 +59,8 @@ class PtxsegClient:
         >>> client = PtxsegClient("http://127.0.0.1:8000/")
         >>> client.server_url
         'http://127.0.0.1:8000'
+        >>> PtxsegClient("http://127.0.0.1:8000/?token=s3cret")
+        PtxsegClient('http://127.0.0.1:8000', token=***)
     """
 
     def __init__(
@@ -69,11 +73,11 @@ class PtxsegClient:
     ):
         parsed = urllib.parse.urlparse(server_url.strip() if isinstance(server_url, str) else "")
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"server URL must look like http://host:port, got {server_url!r}")
+            raise ValueError(f"server URL must look like http://host:port, got {_without_query(server_url)!r}")
         if timeout <= 0 or infer_timeout <= 0:
             raise ValueError(f"timeouts must be positive seconds, got timeout={timeout}, infer_timeout={infer_timeout}")
-        self._base_url = server_url.strip().rstrip("/")
-        self._token = token or None
+        self._base_url = urllib.parse.urlunparse(parsed._replace(query="", fragment="")).rstrip("/")
+        self._token = token or _url_token(parsed) or None
         self.timeout = timeout
         self.infer_timeout = infer_timeout
         self.model = model
@@ -350,3 +354,14 @@ def _error_for_status(status: int, message: str) -> ServerError:
     if status == 429:
         return ServerBusy(status, message)
     return ServerError(status, message)
+
+
+def _url_token(parsed: urllib.parse.ParseResult) -> str | None:
+    """The ``token`` query parameter of a URL such as the one ``ptxseg serve`` prints."""
+    values = urllib.parse.parse_qs(parsed.query).get("token")
+    return values[0] if values else None
+
+
+def _without_query(url) -> str:
+    """A URL fit for an error message: its query, which may hold the token, left out."""
+    return url.split("?", 1)[0] if isinstance(url, str) else url
