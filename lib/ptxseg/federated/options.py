@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 from ptxseg.options import check_at_least, check_fraction, check_input_side
+from ptxseg.options.flags import FLAG_TYPES, add_flags, flag_option, from_flags
 
 __all__ = ["PRIVACY_FILTERS", "TRANSFERS", "JobOptions", "RoundOptions", "add_arguments", "from_arguments"]
 
 PRIVACY_FILTERS = ("none", "percentile", "svt")
 TRANSFERS = ("diff", "weights")
-_FLAG_TYPES = {"int": int, "float": float, "str": str, "int | None": int}
-
-
-def _option(default, flag: str, help: str, **argparse_options):
-    """A field with its command-line flag; a bool field's flag flips its default."""
-    return field(default=default, metadata={"flag": flag, "help": help, **argparse_options})
 
 
 @dataclass(frozen=True)
@@ -38,13 +33,13 @@ class RoundOptions:
         ValueError: unknown round option(s) ['local_epoch']; valid: [...]
     """
 
-    local_epochs: int = _option(1, "--local-epochs", "epochs of local fine-tuning per round at each site")
-    learning_rate: float = _option(1e-4, "--lr", "local learning rate (cosine decay within the round)")
-    batch_size: int = _option(4, "--batch-size", "local batch size")
-    image_size: int = _option(512, "--image-size", "model input side (multiple of 32)")
-    val_fraction: float = _option(0.2, "--val-fraction", "share of each site's labels kept for its validation")
-    seed: int = _option(0, "--seed", "seed of the local sampling and augmentation")
-    max_steps_per_epoch: int | None = _option(None, "--max-steps-per-epoch", "cap the steps of each local epoch")
+    local_epochs: int = flag_option(1, "--local-epochs", "epochs of local fine-tuning per round at each site")
+    learning_rate: float = flag_option(1e-4, "--lr", "local learning rate (cosine decay within the round)")
+    batch_size: int = flag_option(4, "--batch-size", "local batch size")
+    image_size: int = flag_option(512, "--image-size", "model input side (multiple of 32)")
+    val_fraction: float = flag_option(0.2, "--val-fraction", "share of each site's labels kept for its validation")
+    seed: int = flag_option(0, "--seed", "seed of the local sampling and augmentation")
+    max_steps_per_epoch: int | None = flag_option(None, "--max-steps-per-epoch", "cap the steps of each local epoch")
 
     def __post_init__(self):
         for name in ("local_epochs", "batch_size"):
@@ -66,7 +61,7 @@ class RoundOptions:
         if unknown:
             raise ValueError(f"unknown round option(s) {unknown}; valid: {sorted(known)}")
         for name, value in values.items():
-            expected = _FLAG_TYPES[known[name].type]
+            expected = FLAG_TYPES[known[name].type]
             if value is not None and (isinstance(value, bool) or not isinstance(value, (expected, int))):
                 raise ValueError(f"round option {name}={value!r} is not a {expected.__name__}")
         return cls(**values)
@@ -88,25 +83,27 @@ class JobOptions:
         ValueError: min_sites (3) cannot exceed sites (2): a round could never finish; lower --min-sites
     """
 
-    rounds: int = _option(5, "--rounds", "FedAvg rounds")
-    sites: int = _option(2, "--sites", "number of sites (hospitals) in the job")
-    min_sites: int = _option(2, "--min-sites", "sites whose results a round needs; the others may drop out")
-    privacy: str = _option(
+    rounds: int = flag_option(5, "--rounds", "FedAvg rounds")
+    sites: int = flag_option(2, "--sites", "number of sites (hospitals) in the job")
+    min_sites: int = flag_option(2, "--min-sites", "sites whose results a round needs; the others may drop out")
+    privacy: str = flag_option(
         "percentile",
         "--privacy",
         "filter on what each site sends: percentile (share only the largest updates, clipped), svt (sparse vector"
         " technique, differential privacy) or none",
         choices=PRIVACY_FILTERS,
     )
-    percentile: float = _option(10.0, "--percentile", "percentile filter: updates below this percentile are zeroed")
-    gamma: float = _option(0.01, "--gamma", "percentile filter: updates are clipped to [-gamma, gamma]")
-    svt_fraction: float = _option(0.1, "--svt-fraction", "svt filter: share of the updates a site releases")
-    svt_epsilon: float = _option(0.1, "--svt-epsilon", "svt filter: privacy budget")
-    exclude_batchnorm: bool = _option(
+    percentile: float = flag_option(10.0, "--percentile", "percentile filter: updates below this percentile are zeroed")
+    gamma: float = flag_option(0.01, "--gamma", "percentile filter: updates are clipped to [-gamma, gamma]")
+    svt_fraction: float = flag_option(0.1, "--svt-fraction", "svt filter: share of the updates a site releases")
+    svt_epsilon: float = flag_option(0.1, "--svt-epsilon", "svt filter: privacy budget")
+    exclude_batchnorm: bool = flag_option(
         False, "--exclude-batchnorm", "sites keep their BatchNorm statistics (intensity profiles) to themselves"
     )
-    send: str = _option("diff", "--send", "what sites send: diff (weight differences) or weights", choices=TRANSFERS)
-    round_timeout: int = _option(
+    send: str = flag_option(
+        "diff", "--send", "what sites send: diff (weight differences) or weights", choices=TRANSFERS
+    )
+    round_timeout: int = flag_option(
         0, "--round-timeout", "seconds a round waits for min-sites results (0: no limit); later ones are dropped"
     )
 
@@ -142,20 +139,9 @@ def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         >>> from_arguments(JobOptions, parser.parse_args(["--rounds", "3", "--privacy", "none"])).rounds
         3
     """
-    for item in fields(cls):
-        options = {key: value for key, value in item.metadata.items() if key != "flag"}
-        if item.type == "bool":
-            action = "store_false" if item.default else "store_true"
-            parser.add_argument(item.metadata["flag"], dest=item.name, action=action, **options)
-            continue
-        default = item.default if item.default is not MISSING else None
-        help_text = options.pop("help") + ("" if default is None else f" (default: {default})")
-        kind = _FLAG_TYPES[item.type]
-        parser.add_argument(
-            item.metadata["flag"], dest=item.name, type=kind, default=default, help=help_text, **options
-        )
+    add_flags(cls, parser)
 
 
 def from_arguments(cls, args: argparse.Namespace):
     """The ``cls`` a parsed command line describes (flags added by :func:`add_arguments`)."""
-    return cls(**{item.name: getattr(args, item.name) for item in fields(cls)})
+    return from_flags(cls, args)

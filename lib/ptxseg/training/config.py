@@ -8,10 +8,11 @@ by either.
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ptxseg.options import check_at_least, check_probability
+from ptxseg.options.flags import add_flags, flag_option, from_flags
 from ptxseg.options.values import check_dropout, check_input_side
 
 # The ensemble recipe's members: the published B4 plus two smaller EfficientNets (different receptive fields disagree
@@ -21,13 +22,6 @@ DEFAULT_ENSEMBLE = ("efficientnet-b4", "efficientnet-b2", "efficientnet-b0")
 __all__ = ["DEFAULT_ENSEMBLE", "MONITORED_METRICS", "TrainConfig", "TrainResult"]
 
 MONITORED_METRICS = ("pooled_iou", "pooled_dice", "per_image_dice")
-# Postponed annotations are strings: the argparse type of each one a field uses.
-_FLAG_TYPES = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}
-
-
-def _option(default, flag: str, help: str, **argparse_options):
-    """A field with its command-line flag; a bool field's flag flips its default (``--no-augment``, ``--no-amp``)."""
-    return field(default=default, metadata={"flag": flag, "help": help, **argparse_options})
 
 
 @dataclass
@@ -44,44 +38,44 @@ class TrainConfig:
         True
     """
 
-    image_size: int = _option(512, "--image-size", "model input side (multiple of 32)")
-    batch_size: int = _option(32, "--batch-size", "batch size (under torchrun: the global batch)")
-    epochs: int = _option(300, "--epochs", "maximum epochs (early stopping may end sooner)")
-    learning_rate: float = _option(1e-4, "--lr", "initial learning rate (cosine decay)")
-    min_learning_rate: float = _option(1e-6, "--min-lr", "learning rate at the end of the cosine decay")
-    patience: int = _option(20, "--patience", "early stopping: epochs without improvement")
+    image_size: int = flag_option(512, "--image-size", "model input side (multiple of 32)")
+    batch_size: int = flag_option(32, "--batch-size", "batch size (under torchrun: the global batch)")
+    epochs: int = flag_option(300, "--epochs", "maximum epochs (early stopping may end sooner)")
+    learning_rate: float = flag_option(1e-4, "--lr", "initial learning rate (cosine decay)")
+    min_learning_rate: float = flag_option(1e-6, "--min-lr", "learning rate at the end of the cosine decay")
+    patience: int = flag_option(20, "--patience", "early stopping: epochs without improvement")
     # Not "--monitor": torchrun would read that as an abbreviation of its own --monitor-interval.
-    monitor: str = _option(
+    monitor: str = flag_option(
         "pooled_iou",
         "--monitor-metric",
         "validation metric for early stopping and the best checkpoint (default: pooled_iou, as the paper)",
         choices=MONITORED_METRICS,
     )
-    dice_weight: float = _option(1.0, "--dice-weight", "weight of the Dice term of the loss")
-    bce_weight: float = _option(1.0, "--bce-weight", "weight of the BCE term of the loss")
-    augment: bool = _option(True, "--no-augment", "switch the heavy augmentation off")
-    amp: bool = _option(True, "--no-amp", "full fp32 on GPU")
-    cpu_bf16: bool = _option(
+    dice_weight: float = flag_option(1.0, "--dice-weight", "weight of the Dice term of the loss")
+    bce_weight: float = flag_option(1.0, "--bce-weight", "weight of the BCE term of the loss")
+    augment: bool = flag_option(True, "--no-augment", "switch the heavy augmentation off")
+    amp: bool = flag_option(True, "--no-amp", "full fp32 on GPU")
+    cpu_bf16: bool = flag_option(
         True,
         "--no-cpu-bf16",
         "full fp32 on a CPU with native bf16 (AVX-512 BF16, AMX), where bf16 autocast + channels_last is the default;"
         " other CPUs always train in fp32",
     )
-    device: str = _option("auto", "--device", "auto | cpu | cuda[:N]")
-    num_workers: int = _option(0, "--workers", "data loader worker processes")
-    seed: int = _option(0, "--seed", "seed of the split, initialisation and sampling")
-    max_steps_per_epoch: int | None = _option(
+    device: str = flag_option("auto", "--device", "auto | cpu | cuda[:N]")
+    num_workers: int = flag_option(0, "--workers", "data loader worker processes")
+    seed: int = flag_option(0, "--seed", "seed of the split, initialisation and sampling")
+    max_steps_per_epoch: int | None = flag_option(
         None, "--max-steps-per-epoch", "cap the steps of each epoch (smoke tests)"
     )
-    bn_recalibration_batches: int = _option(
+    bn_recalibration_batches: int = flag_option(
         8, "--bn-recalibration-batches", "clean batches that re-estimate BatchNorm statistics after training"
     )
-    threshold: float = _option(0.5, "--threshold", "probability threshold for validation masks")
-    encoder: str = _option("efficientnet-b4", "--encoder", "efficientnet-b0 ... b7")
-    encoder_weights: str | None = _option(
+    threshold: float = flag_option(0.5, "--threshold", "probability threshold for validation masks")
+    encoder: str = flag_option("efficientnet-b4", "--encoder", "efficientnet-b0 ... b7")
+    encoder_weights: str | None = flag_option(
         None, "--encoder-weights", "local ImageNet weights file for the encoder (no download)"
     )
-    dropout: float = _option(
+    dropout: float = flag_option(
         0.0,
         "--dropout",
         "decoder dropout of a new model (> 0 allows MC-dropout uncertainty); with --init the checkpoint's is kept",
@@ -103,27 +97,12 @@ class TrainConfig:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Add one flag per field, with the field's default and help (see the class example)."""
-        for item in fields(cls):
-            options = {key: value for key, value in item.metadata.items() if key != "flag"}
-            if item.type == "bool":
-                action = "store_false" if item.default else "store_true"
-                parser.add_argument(item.metadata["flag"], dest=item.name, action=action, **options)
-                continue
-            default = item.default if item.default is not MISSING else None
-            help_text = options.pop("help") + ("" if default is None else f" (default: {default})")
-            parser.add_argument(
-                item.metadata["flag"],
-                dest=item.name,
-                type=_FLAG_TYPES[item.type],
-                default=default,
-                help=help_text,
-                **options,
-            )
+        add_flags(cls, parser)
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> TrainConfig:
         """The config a parsed command line describes (flags added by :meth:`add_arguments`)."""
-        return cls(**{item.name: getattr(args, item.name) for item in fields(cls)})
+        return from_flags(cls, args)
 
     def to_arguments(self) -> list[str]:
         """The flags that reproduce this config on ``ptxseg train``'s command line (for ``torchrun``)."""
