@@ -1,5 +1,6 @@
 """``ptxseg prescreen --once`` (what a scheduler runs): screens the new PACS instances, prints the worklist, and a
-second run screens nothing again; the model's missing triage qualification is stated."""
+second run screens nothing again; the model's missing triage qualification is stated; the server's PACS keys that cannot take effect in the command
+are named."""
 
 import json
 
@@ -37,5 +38,24 @@ def test_prescreen_once_screens_each_instance_once(tmp_path, capsys, pacs_enviro
         assert main([*arguments, "--device", "cpu"]) == 0
         assert "screened 0 new instances" in capsys.readouterr().out
         assert len(orthanc.instances("SEG")) == 1
+    finally:
+        orthanc.stop()
+
+
+def test_prescreen_once_says_which_pacs_keys_it_ignores_and_screens(tmp_path, capsys, pacs_environment):
+    require_orthanc()
+    orthanc = Orthanc(tmp_path / "orthanc").start()
+    try:
+        orthanc.upload(write_cr_phantom(tmp_path / "cr.dcm"))
+        checkpoint = write_small_checkpoint(tmp_path / "b0.safetensors")
+        arguments = ["prescreen", "--dicomweb", orthanc.dicomweb, "--dicomweb-user", "ptxseg", "--model"]
+        arguments += [str(checkpoint), "--state", str(tmp_path / "state"), "--once", "--backend", "torch"]
+        arguments += ["--device", "cpu", "--conf", "prescreen", "false", "--conf", "prescreen_interval_s", "30"]
+
+        assert main(arguments) == 0
+        captured = capsys.readouterr()
+        assert "warning: conf prescreen is ignored: it switches the server's pre-screening" in captured.err
+        assert "warning: conf prescreen_interval_s is ignored: --once screens one round and exits" in captured.err
+        assert "screened 1 new instances" in captured.out
     finally:
         orthanc.stop()
