@@ -1,6 +1,6 @@
 """``ptxseg prescreen --once`` (what a scheduler runs): screens the new PACS instances, prints the worklist, and a
-second run screens nothing again; the model's missing triage qualification is stated; the server's PACS keys that cannot take effect in the command
-are named."""
+second run screens nothing again; the model's missing triage qualification is stated; the server's PACS keys that
+cannot take effect in the command are named."""
 
 import json
 
