@@ -166,7 +166,9 @@ def _chunked_put(server, path: str, body: bytes, boundary: str) -> tuple[int, by
     with socket.create_connection((host, int(port)), timeout=60) as connection:
         head = (
             f"PUT {path} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
-            f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in server.auth_headers.items())
+            + "\r\n"
         )
         connection.sendall(head.encode())
         try:

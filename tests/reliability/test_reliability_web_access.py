@@ -6,6 +6,7 @@ the allow-list letting exactly the allowed origin in, and the access audit witho
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -134,6 +135,8 @@ def test_the_access_audit_names_client_and_study_by_hash_only(server):
 
 def test_a_bind_beyond_this_machine_without_a_token_is_refused_at_start(tmp_path):
     command = [sys.executable, "-m", "ptxseg", "serve", "--studies", str(tmp_path), "--host", "0.0.0.0", "--no-token"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    own_token = ("PTXSEG_TOKEN", "PTXSEG_TOKEN_FILE")  # a token of the user's is another refusal
+    environment = {name: value for name, value in os.environ.items() if name not in own_token}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=environment)
     assert result.returncode != 0
     assert "without a token: drop --no-token" in result.stderr

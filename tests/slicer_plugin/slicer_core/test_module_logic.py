@@ -1,6 +1,7 @@
 """The module file on slicer-core: it imports, *Reload and Test* without a server says skipped, and its Logic
 runs the annotation cycle on real MRML against the live server."""
 
+import os
 import types
 import unittest
 
@@ -22,7 +23,7 @@ def module(volumes_logic, tmp_path, monkeypatch):
 @pytest.fixture
 def logic(module, client):
     logic = module.PneumothoraxAnnotatorLogic()
-    logic.connect(client.server_url)
+    logic.connect(client.server_url, os.environ.get("PTXSEG_SERVER_TOKEN"))
     return logic
 
 
