@@ -8,6 +8,7 @@ import pytest
 
 from ptxseg.datasets.deidentify import BASIC_PROFILE_TAGS
 from ptxseg.datasets.export import (
+    BURNED_IN_TEXT,
     DICOM_FOLDER,
     LABEL_FOLDER,
     MANIFEST_COLUMNS,
@@ -19,6 +20,7 @@ from ptxseg.datasets.siim import read_siim_rle_csv, rle_decode
 from ptxseg.datasets.siim_studies import LABEL_FOLDER as STUDIES_LABELS
 from ptxseg.io.labels import read_label
 from ptxseg.io.reader import read_cxr
+from tests.support.dciodvfy import dciodvfy_errors
 
 
 def _elements(dataset):
@@ -65,6 +67,7 @@ def test_no_basic_profile_attribute_keeps_its_value_at_any_depth(exported):
 
 def test_uids_are_remapped_consistently_and_labels_follow_their_images(exported):
     studies, result, out, key = exported
+    assert oct(key.stat().st_mode & 0o777) == "0o600", "the key re-identifies: its owner only may read it"
     with key.open() as file:
         uid_key = {row["old"]: row["new"] for row in csv.DictReader(file) if row["kind"] == "uid"}
     for image_id in result.exported:
@@ -80,6 +83,12 @@ def test_uids_are_remapped_consistently_and_labels_follow_their_images(exported)
             != 0
         )
         np.testing.assert_array_equal(label, original)
+        # The sample's own flaws (a 19-character Pixel Spacing, the fixture's bare Contributing Equipment) stay;
+        # test_export_validity checks a valid source against no error at all.
+        source_errors = set(dciodvfy_errors(studies / f"{old_id}.dcm"))
+        assert set(dciodvfy_errors(out / DICOM_FOLDER / f"{image_id}.dcm")) <= source_errors, image_id
+        # The fixture's Referenced Image Sequence names the image itself, and follows it.
+        assert dataset.ReferencedImageSequence[0].ReferencedSOPInstanceUID == image_id
 
 
 def test_manifest_and_rle_csv_describe_the_export_and_nothing_else(exported):
@@ -88,9 +97,10 @@ def test_manifest_and_rle_csv_describe_the_export_and_nothing_else(exported):
         rows = list(csv.DictReader(file))
     assert tuple(rows[0]) == MANIFEST_COLUMNS
     assert [row["image_id"] for row in rows] == result.exported
-    assert sum(int(row["pneumothorax"]) for row in rows) == 6
-    assert [row["image_id"] for row in rows if row["burned_in_annotation"] == "YES"] == result.burned_in
-    assert len(result.burned_in) == 1
+    # The fixture's first image (with a pneumothorax) says text is burned into its pixels: refused, six exported.
+    assert {row["burned_in_annotation"] for row in rows} == {"NO"} and len(rows) == 6
+    assert sum(int(row["pneumothorax"]) for row in rows) == 5
+    assert [reason for _, reason in result.skipped] == [BURNED_IN_TEXT]
     # The 7 SIIM images are 7 patients; a hospital's MRN-0042 on all of them makes one pseudonymous patient.
     assert len({row["patient"] for row in rows}) == 1 and rows[0]["patient"].startswith("ANON-")
     rles = read_siim_rle_csv(out / RLE_CSV_NAME)

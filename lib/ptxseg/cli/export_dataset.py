@@ -16,11 +16,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="export every labelled DICOM with its final label, de-identified (PS3.15 Annex E basic profile)",
         description="Write each image of STUDIES that has a final label to OUT, de-identified to the DICOM PS3.15 "
         "Annex E basic profile (dicom-anonymizer's Table E.1-1, applied inside sequences too; private tags removed; "
-        "UIDs remapped consistently, labels follow their images; dates replaced by the profile's dummies): "
+        "UIDs remapped consistently, so labels and references follow their images; dates replaced by dummies): "
         "OUT/dicom/*.dcm, OUT/labels/*.nrrd, OUT/manifest.csv (nothing that maps back to the patient) and "
         "OUT/train-rle.csv (SIIM RLE). Train on it with --data siim:OUT/dicom,OUT/train-rle.csv or --data "
-        "folder:OUT/dicom,OUT/labels. Images whose header says text is burned "
-        "into the pixels are listed: check them before sharing. See docs/deidentification.md.",
+        "folder:OUT/dicom,OUT/labels. Pixels are not changed: an image whose Burned In Annotation is YES is "
+        "refused, and so is one without the attribute unless --assume-no-burned-in; refused images are listed with "
+        "their reason and the rest is exported. See docs/deidentification.md.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--studies", metavar="DIR", help="MONAI Label studies folder (images + labels/final)")
@@ -34,7 +35,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--deidentify", action="store_true", help="required: the export is always de-identified; say so explicitly"
     )
     parser.add_argument(
-        "--key-file", metavar="FILE", help="also write the old -> new id/UID key here (outside OUT; it re-identifies)"
+        "--key-file",
+        metavar="FILE",
+        help="also write the old -> new id/UID key here (outside OUT, mode 0600; it re-identifies)",
+    )
+    parser.add_argument(
+        "--assume-no-burned-in",
+        action="store_true",
+        help="the source has no text burned into its pixels: export images without a Burned In Annotation "
+        "attribute too (YES is refused all the same)",
     )
     parser.set_defaults(run=run)
 
@@ -47,17 +56,23 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("pass --deidentify: ptxseg exports only de-identified copies of the labelled set")
     with tempfile.TemporaryDirectory(prefix="ptxseg-export-") as folder:
         studies = _from_pacs(args, Path(folder)) if args.dicomweb else args.studies
-        result = export_dataset(studies, args.out, key_file=args.key_file)
+        result = export_dataset(studies, args.out, key_file=args.key_file, assume_no_burned_in=args.assume_no_burned_in)
     print(
         f"exported {len(result.exported)} de-identified images with their labels to {args.out} "
-        f"({MANIFEST_NAME}, {RLE_CSV_NAME}); skipped {len(result.skipped)} that are not DICOM"
+        f"({MANIFEST_NAME}, {RLE_CSV_NAME}); skipped {len(result.skipped)}"
     )
-    if result.burned_in:
-        print(f"{len(result.burned_in)} images say text is burned into their pixels; check before sharing:")
-        print("\n".join(f"  {image_id}" for image_id in result.burned_in))
+    _print_skipped(result.skipped)
     if result.key_file:
         print(f"key (old -> new ids): {result.key_file}; keep it apart from the export")
     return 0
+
+
+def _print_skipped(skipped: list[tuple[str, str]]) -> None:
+    """Each reason with its count, then the studies' ids it left out (the user's own, to find the files)."""
+    for reason in sorted({reason for _, reason in skipped}):
+        image_ids = [image_id for image_id, why in skipped if why == reason]
+        print(f"{len(image_ids)} skipped: {reason}")
+        print("\n".join(f"  {image_id}" for image_id in image_ids))
 
 
 def _from_pacs(args: argparse.Namespace, folder: Path) -> Path:

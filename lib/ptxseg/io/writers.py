@@ -127,6 +127,7 @@ def write_dicom(
     dataset.PatientOrientation = ["L", "F"]  # PA view: columns run to the patient's left, rows to the feet
     dataset.ImageType = ["DERIVED", "PRIMARY"]
     dataset.ConversionType = "SYN"
+    dataset.BurnedInAnnotation = "NO"  # synthetic pixels: no text is drawn into them
 
     dataset.Rows, dataset.Columns = pixels.shape
     dataset.SamplesPerPixel = 1
