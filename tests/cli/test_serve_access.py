@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ptxseg.cli import serve as cli_serve
-from ptxseg.cli.main import build_parser
+from ptxseg.cli.main import build_parser, main
 from ptxseg.serving.token import TOKEN_FILE_NAME
 
 
@@ -62,3 +62,10 @@ def test_keycloak_replaces_the_token_and_is_not_combined_with_one(tmp_path, monk
     monkeypatch.setenv("PTXSEG_TOKEN", "my-own-token-of-some-length")
     with pytest.raises(ValueError, match="use one of them"):
         cli_serve._server_token(_args(), tmp_path)
+
+
+@pytest.mark.parametrize("command", [["serve"], ["export-dataset", "--studies", ".", "--out", "out", "--deidentify"]])
+def test_pacs_flags_without_a_pacs_are_refused_not_ignored(command, monkeypatch, capsys):
+    monkeypatch.delenv("PTXSEG_DICOMWEB_URL", raising=False)
+    assert main([*command, "--dicomweb-user", "ptxseg", "--dicomweb-ca-bundle", "ca.pem"]) != 0
+    assert "--dicomweb-user and --dicomweb-ca-bundle apply to a PACS only" in capsys.readouterr().err

@@ -51,7 +51,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export and print what was written."""
     from ptxseg.datasets.export import MANIFEST_NAME, RLE_CSV_NAME, export_dataset
+    from ptxseg.serving.dicomweb.pacs_flags import refuse_pacs_options_without_pacs
 
+    refuse_pacs_options_without_pacs(args.dicomweb, args.dicomweb_user, args.dicomweb_ca_bundle)
     if not args.deidentify:
         raise ValueError("pass --deidentify: ptxseg exports only de-identified copies of the labelled set")
     with tempfile.TemporaryDirectory(prefix="ptxseg-export-") as folder:

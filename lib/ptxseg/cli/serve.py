@@ -20,6 +20,7 @@ from ptxseg.compute.lean_process import lean_command
 from ptxseg.options import parse_bool
 from ptxseg.serving.app_location import app_model_dir, default_app_dir
 from ptxseg.serving.check_conf import check_app_conf
+from ptxseg.serving.dicomweb.pacs_flags import refuse_pacs_options_without_pacs
 from ptxseg.serving.ports import check_port_free
 from ptxseg.serving.short_lived import in_short_lived_process
 from ptxseg.serving.supervisor import GRACE_SECONDS, die_with_parent, supervised
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     app_dir = Path(args.app).resolve() if args.app else default_app_dir()
     conf = _with_access_lists(dict(args.conf), args)
     args.dicomweb = args.dicomweb or os.environ.get("PTXSEG_DICOMWEB_URL")
+    refuse_pacs_options_without_pacs(args.dicomweb, args.dicomweb_user, args.dicomweb_ca_bundle)
     if args.dicomweb:
         studies, environment = in_short_lived_process(_connect_pacs, args, conf)
         os.environ.update(environment)
