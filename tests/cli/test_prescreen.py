@@ -20,7 +20,9 @@ def pacs_environment(monkeypatch):
     monkeypatch.setenv("PTXSEG_DICOMWEB_PASSWORD", "pacs-test-password")
 
 
-def test_prescreen_once_screens_each_instance_once(tmp_path, capsys, pacs_environment):
+@pytest.fixture
+def one_instance_pacs(tmp_path, pacs_environment):
+    """A real Orthanc holding one CR phantom, and ``ptxseg prescreen --once`` arguments for it."""
     require_orthanc()
     orthanc = Orthanc(tmp_path / "orthanc").start()
     try:
@@ -28,34 +30,28 @@ def test_prescreen_once_screens_each_instance_once(tmp_path, capsys, pacs_enviro
         checkpoint = write_small_checkpoint(tmp_path / "b0.safetensors")
         arguments = ["prescreen", "--dicomweb", orthanc.dicomweb, "--dicomweb-user", "ptxseg", "--model"]
         arguments += [str(checkpoint), "--state", str(tmp_path / "state"), "--once", "--backend", "torch"]
-
-        assert main([*arguments, "--device", "cpu"]) == 0
-        out = capsys.readouterr().out
-        assert "not qualified for triage" in out and "screened 1 new instances" in out
-        worklist = json.loads(out[out.index("[") :])
-        assert len(worklist) == 1 and worklist[0]["screened"] and worklist[0]["flag"] is False
-
-        assert main([*arguments, "--device", "cpu"]) == 0
-        assert "screened 0 new instances" in capsys.readouterr().out
-        assert len(orthanc.instances("SEG")) == 1
+        yield orthanc, [*arguments, "--device", "cpu"]
     finally:
         orthanc.stop()
 
 
-def test_prescreen_once_says_which_pacs_keys_it_ignores_and_screens(tmp_path, capsys, pacs_environment):
-    require_orthanc()
-    orthanc = Orthanc(tmp_path / "orthanc").start()
-    try:
-        orthanc.upload(write_cr_phantom(tmp_path / "cr.dcm"))
-        checkpoint = write_small_checkpoint(tmp_path / "b0.safetensors")
-        arguments = ["prescreen", "--dicomweb", orthanc.dicomweb, "--dicomweb-user", "ptxseg", "--model"]
-        arguments += [str(checkpoint), "--state", str(tmp_path / "state"), "--once", "--backend", "torch"]
-        arguments += ["--device", "cpu", "--conf", "prescreen", "false", "--conf", "prescreen_interval_s", "30"]
+def test_prescreen_once_screens_each_instance_once(one_instance_pacs, capsys):
+    orthanc, arguments = one_instance_pacs
+    assert main(arguments) == 0
+    out = capsys.readouterr().out
+    assert "not qualified for triage" in out and "screened 1 new instances" in out
+    worklist = json.loads(out[out.index("[") :])
+    assert len(worklist) == 1 and worklist[0]["screened"] and worklist[0]["flag"] is False
 
-        assert main(arguments) == 0
-        captured = capsys.readouterr()
-        assert "warning: conf prescreen is ignored: it switches the server's pre-screening" in captured.err
-        assert "warning: conf prescreen_interval_s is ignored: --once screens one round and exits" in captured.err
-        assert "screened 1 new instances" in captured.out
-    finally:
-        orthanc.stop()
+    assert main(arguments) == 0
+    assert "screened 0 new instances" in capsys.readouterr().out
+    assert len(orthanc.instances("SEG")) == 1
+
+
+def test_prescreen_once_says_which_pacs_keys_it_ignores_and_screens(one_instance_pacs, capsys):
+    _, arguments = one_instance_pacs
+    assert main([*arguments, "--conf", "prescreen", "false", "--conf", "prescreen_interval_s", "30"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: conf prescreen is ignored: it switches the server's pre-screening" in captured.err
+    assert "warning: conf prescreen_interval_s is ignored: --once screens one round and exits" in captured.err
+    assert "screened 1 new instances" in captured.out

@@ -6,17 +6,14 @@ import threading
 import time
 
 import pydicom
-import pytest
 
 from ptxseg.evaluation.triage import TriageQualification, recorded_qualification
 from ptxseg.inference.predictor import Predictor
 from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient
 from ptxseg.serving.dicomweb.prescreen import ModelForScreening, Prescreener
 from ptxseg.serving.dicomweb.studies import PacsStudies
-from tests.support.orthanc import Orthanc, require_orthanc
 from tests.support.pacs_images import write_cr_phantom
 from tests.support.pacs_segs import automatic_segs
-from tests.support.small_model import write_small_checkpoint
 
 QUALIFIED = TriageQualification(True, "qualified for triage: sensitivity 0.900, specificity 0.900", 0.9, 0.9, 20, 20)
 
@@ -30,19 +27,6 @@ class CountingPredictor:
     def predict(self, image):
         self.calls += 1
         return self.predictor.predict(image)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return write_small_checkpoint(tmp_path_factory.mktemp("model") / "b0.safetensors")
-
-
-@pytest.fixture
-def orthanc(tmp_path):
-    require_orthanc()
-    server = Orthanc(tmp_path / "orthanc").start()
-    yield server
-    server.stop()
 
 
 def _upload(orthanc, folder, seed):

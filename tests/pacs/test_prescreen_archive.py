@@ -9,7 +9,6 @@ import threading
 import time
 
 import pydicom
-import pytest
 import requests
 
 from ptxseg.evaluation.triage import TriageQualification
@@ -18,11 +17,9 @@ from ptxseg.serving.dicomweb.client import PacsAuth, PacsClient
 from ptxseg.serving.dicomweb.eligibility import ScreeningRules
 from ptxseg.serving.dicomweb.prescreen import ModelForScreening, Prescreener
 from ptxseg.serving.dicomweb.studies import PacsStudies
-from tests.support.orthanc import Orthanc, require_orthanc
 from tests.support.pacs_images import write_cr_phantom
 from tests.support.pacs_segs import automatic_segs
 from tests.support.paging_proxy import PagingProxy
-from tests.support.small_model import write_small_checkpoint
 
 QUALIFIED = TriageQualification(True, "qualified for triage: sensitivity 0.900, specificity 0.900", 0.9, 0.9, 20, 20)
 # Not the model's: the reason each gets, as the worklist says it.
@@ -45,19 +42,6 @@ class RecordingPredictor:
         self.calls += 1
         time.sleep(self.delay_s)
         return self.predictor.predict(image)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return write_small_checkpoint(tmp_path_factory.mktemp("model") / "b0.safetensors")
-
-
-@pytest.fixture
-def orthanc(tmp_path):
-    require_orthanc()
-    server = Orthanc(tmp_path / "orthanc").start()
-    yield server
-    server.stop()
 
 
 def _upload(orthanc, path) -> str:
