@@ -142,3 +142,20 @@ def test_a_mask_off_the_image_grid_is_refused(tmp_path):
 def test_reading_a_non_seg_says_what_it_is(tmp_path):
     with pytest.raises(ValueError, match="not a DICOM Segmentation"):
         read_seg(_cr_12_bit(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "code, meaning",
+    [(("39607008", "SCT", "Lung"), "Lung \\(SCT 39607008\\)"), (("36118008", "99LOCAL", "PTX"), "PTX \\(99LOCAL")],
+)
+def test_another_tools_seg_of_something_else_is_no_pneumothorax_label(tmp_path, code, meaning):
+    source = pydicom.dcmread(_cr_12_bit(tmp_path))
+    correction_seg(source, _mask(source), annotator="Other^Tool").save_as(tmp_path / "other.dcm")
+    seg = pydicom.dcmread(tmp_path / "other.dcm")
+    kind = seg.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0]
+    kind.CodeValue, kind.CodingSchemeDesignator, kind.CodeMeaning = code
+    with pytest.raises(ValueError, match=f"the segment is {meaning}.*not Pneumothorax \\(SCT 36118008\\)"):
+        read_seg(seg)
+    del seg.SegmentSequence[0].SegmentedPropertyTypeCodeSequence
+    with pytest.raises(ValueError, match="no segmented property"):
+        read_seg(seg)

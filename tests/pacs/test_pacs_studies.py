@@ -106,6 +106,25 @@ def test_a_label_made_in_the_pacs_is_a_label_for_training(pacs, tmp_path):
     assert np.array_equal(label.astype(bool), mask)
 
 
+def test_another_tools_lung_seg_is_not_a_pneumothorax_label(pacs, tmp_path, caplog):
+    orthanc, _, uids = pacs
+    image = uids["siim"][-1]
+    source = pydicom.dcmread(orthanc_file(orthanc, image))
+    correction_seg(source, np.ones((source.Rows, source.Columns), bool), annotator="Lung^Tool").save_as(
+        tmp_path / "lung-seg.dcm"
+    )
+    lung = pydicom.dcmread(tmp_path / "lung-seg.dcm")
+    kind = lung.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0]
+    kind.CodeValue, kind.CodeMeaning = "39607008", "Lung"
+    lung.save_as(tmp_path / "lung-seg.dcm")
+    orthanc.upload(tmp_path / "lung-seg.dcm")
+
+    with caplog.at_level("INFO", logger="ptxseg.serving.dicomweb.studies"):
+        studies = _studies(orthanc.dicomweb, tmp_path / "state")
+        assert image not in studies.get_labeled_images()
+    assert "not Pneumothorax (SCT 36118008)" in caplog.text and str(source.PatientName) not in caplog.text
+
+
 def orthanc_file(orthanc, sop_uid):
     found = next(item for item in orthanc.instances() if item.get("SOPInstanceUID") == sop_uid)
     path = orthanc.folder / f"{sop_uid}.dcm"

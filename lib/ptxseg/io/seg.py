@@ -268,7 +268,9 @@ def read_seg(seg: Dataset | str | os.PathLike) -> SegContent:
     """Read a single-frame, single-segment BINARY SEG (a ptxseg SEG, or any such 2-D one) with pydicom.
 
     Raises:
-        ValueError: not a Segmentation, not BINARY, more than one frame or segment, or no referenced image.
+        ValueError: not a Segmentation, not BINARY, more than one frame or segment, a segment that is not of the
+            pneumothorax (SCT 36118008: another tool's lung or nodule SEG is no pneumothorax label), or no
+            referenced image.
 
     Example:
         >>> content = read_seg("prediction-seg.dcm")  # doctest: +SKIP
@@ -285,6 +287,7 @@ def read_seg(seg: Dataset | str | os.PathLike) -> SegContent:
     segments = seg.get("SegmentSequence") or []
     if frames != 1 or len(segments) != 1:
         raise ValueError(f"expected 1 frame and 1 segment (a 2-D X-ray SEG), got {frames} and {len(segments)}")
+    _require_pneumothorax(segments[0])
     rows, columns = int(seg.Rows), int(seg.Columns)
     # BINARY frames are packed 1 bit a pixel, least significant bit first (PS3.5 8.1.1).
     bits = np.unpackbits(np.frombuffer(seg.PixelData, np.uint8), bitorder="little")
@@ -303,6 +306,19 @@ def read_seg(seg: Dataset | str | os.PathLike) -> SegContent:
         model_version=str(algorithms[0].AlgorithmVersion) if algorithms else None,
         annotator=str(seg.ContentCreatorName).rstrip("^") if seg.get("ContentCreatorName") else None,
     )
+
+
+def _require_pneumothorax(segment: Dataset) -> None:
+    """Another tool's single-segment SEG of the lung, a nodule or a tube is not a pneumothorax label."""
+    codes = segment.get("SegmentedPropertyTypeCodeSequence") or []
+    code = codes[0] if codes else Dataset()
+    value, scheme = str(code.get("CodeValue", "")), str(code.get("CodingSchemeDesignator", ""))
+    if (value, scheme) != (PNEUMOTHORAX.value, PNEUMOTHORAX.scheme_designator):
+        meaning = str(code.get("CodeMeaning", "")) or "no segmented property"
+        raise ValueError(
+            f"the segment is {meaning} ({scheme} {value}), not {PNEUMOTHORAX.meaning} "
+            f"({PNEUMOTHORAX.scheme_designator} {PNEUMOTHORAX.value})"
+        )
 
 
 def _referenced_instance(seg: Dataset) -> str:
