@@ -112,6 +112,7 @@ def test_segment_codes_and_algorithm_identification(tmp_path):
     algorithm = segment.SegmentationAlgorithmIdentificationSequence[0]
     assert algorithm.AlgorithmFamilyCodeSequence[0].CodeMeaning == "Artificial Intelligence"
     assert (algorithm.AlgorithmName, algorithm.AlgorithmVersion) == ("ptxseg", "7")
+    assert seg.SeriesDescription == "ptxseg AI pneumothorax: not flagged" and "ContentQualification" not in seg
 
 
 def test_an_unqualified_model_never_flags_and_says_why(tmp_path):
@@ -119,7 +120,10 @@ def test_an_unqualified_model_never_flags_and_says_why(tmp_path):
     seg = prediction_seg(source, _mask(source), probability=0.95, flag=True, qualified=False, model_version="1")
 
     assert seg.ContentLabel == "PTX_9500_NQ"
-    assert "not qualified for triage" in seg.SeriesDescription
+    assert seg.SeriesDescription == "ptxseg AI pneumothorax: not qualified for triage"
+    assert seg.ContentQualification == "RESEARCH"
+    seg.save_as(tmp_path / "research.dcm")
+    assert dciodvfy_errors(tmp_path / "research.dcm") == []
     assert "not qualified for triage" in seg.SegmentSequence[0].SegmentDescription
     content = read_seg(seg)
     assert (content.flag, content.qualified, content.probability) == (False, False, 0.95)

@@ -119,7 +119,8 @@ def prediction_seg(
         mask: the predicted mask on the source's grid.
         probability: the image-level pneumothorax probability.
         flag: whether the prediction flags the image; ignored (never a flag) when ``qualified`` is False.
-        qualified: whether the model is qualified for triage; an unqualified SEG says so in every description.
+        qualified: whether the model is qualified for triage; an unqualified SEG says so in every description and
+            is marked ContentQualification RESEARCH.
         model_version: recorded as the algorithm version.
 
     Example:
@@ -143,8 +144,10 @@ def prediction_seg(
         description=description,
         content_label=f"PTX_{min(int(probability * 10000), 9999):04d}{suffix}",
         series_number=PREDICTION_SERIES_NUMBER,
-        series_description=f"ptxseg AI PTX p={probability:.4f} {_statement(flag, qualified)}",
+        # A PACS lists series by this text: a verdict, never a number that reads as a finding.
+        series_description=f"ptxseg AI pneumothorax: {_statement(flag, qualified)}",
         creator=None,
+        research=not qualified,
     )
 
 
@@ -181,6 +184,7 @@ def _segmentation(
     series_number: int,
     series_description: str,
     creator: str | None,
+    research: bool = False,
 ) -> Dataset:
     mask = np.asarray(mask)
     if mask.shape != (source.Rows, source.Columns):
@@ -220,6 +224,8 @@ def _segmentation(
             content_creator_name=creator,
         )
     seg.SeriesDescription = series_description[:64]
+    if research:  # a model not qualified for triage: its results are research, not clinical content (PS3.3 C.8.13.2)
+        seg.ContentQualification = "RESEARCH"
     # Type 2C without a Frame of Reference (every CR/DX): the source's value, or present and empty when unknown.
     seg.PatientOrientation = source.get("PatientOrientation", "")
     if "PatientAge" in seg and not _AGE.match(str(seg.PatientAge)):
