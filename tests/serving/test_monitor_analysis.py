@@ -84,3 +84,17 @@ def test_agreement_equals_dice_computed_by_hand_from_the_stored_masks(baseline):
     assert agreement["specificity"] == pytest.approx((~flags & ~truths).sum() / (~truths).sum())
     station = analyse(records)["periods"][-1]["sources"]["station"]["XR-ROOM-1"]["agreement"]
     assert station["mean_dice"] == pytest.approx(np.mean(by_hand))
+
+
+def test_a_first_week_too_small_for_a_baseline_says_so_and_the_next_full_week_becomes_it(tmp_path):
+    store = MonitorStore(tmp_path / "monitoring")
+    record_batch(store, write_station_images(tmp_path / "few", 3, seed=0), week(0))
+    analysis = analyse(store.records())
+    assert analysis["baseline"] is None and analysis["alert"]["state"] == "not enough data yet"
+    assert "3 images so far" in analysis["alert"]["reasons"][0]
+
+    record_batch(store, write_station_images(tmp_path / "enough", 12, seed=1), week(1))
+    record_batch(store, write_station_images(tmp_path / "later", 12, seed=2, gain=0.6, offset=0.35), week(2))
+    analysis = analyse(store.records())
+    assert analysis["baseline"]["period"] == "2026-W41" and analysis["baseline"]["images"] == 12
+    assert analysis["alert"]["state"] == "drift", analysis["alert"]

@@ -1,8 +1,9 @@
 """From monitoring records to numbers: per period and per source, input drift against the promotion period and
 agreement of the model with the annotators' final labels.
 
-* **Baseline**: the inferences of the served model's version in the first period it served (the period it was
-  promoted on). A new model version starts a new baseline.
+* **Baseline**: the inferences of the served model's version in the first period it served with at least
+  ``min_samples`` images (the period it was promoted on, when that one had enough). A new model version starts a
+  new baseline; until one has enough images the alert is ``not enough data yet``, never ``ok``.
 * **Drift**: every period, overall and per source value (station, manufacturer, model, view position, modality), is
   compared with the baseline (of the same source value) by ``ks_drift`` on the image-level probability and the
   image's mean and spread of intensity. A source value the baseline never saw is "unseen".
@@ -10,13 +11,14 @@ agreement of the model with the annotators' final labels.
   last prediction before the label against the label, and the flag's sensitivity/specificity against "the label has
   a pneumothorax"; grouped by the prediction's period and source.
 * **Alert** (the last period): ``drift`` when a drift test fires or a source unseen in the baseline brings at least
-  ``min_samples`` images; else ``ok``; ``no data`` before the first inference.
+  ``min_samples`` images; else ``ok``; ``no data`` before the first inference; ``not enough data yet`` while the
+  served version has no baseline.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +29,7 @@ from ptxseg.evaluation.drift import ks_drift
 from ptxseg.evaluation.metrics import image_level_metrics, per_image_dice
 from ptxseg.io.source import SOURCE_ATTRIBUTES, UNKNOWN_SOURCE
 
-__all__ = ["DEFAULT_CONFIG", "DRIFT_METRICS", "MonitorConfig", "analyse", "period_of"]
+__all__ = ["DEFAULT_CONFIG", "DRIFT_METRICS", "NOT_ENOUGH_DATA", "MonitorConfig", "analyse", "period_of"]
 
 # Metric name -> how to read it from an inference record.
 DRIFT_METRICS = {
@@ -36,6 +38,7 @@ DRIFT_METRICS = {
     "intensity_std": lambda record: record["stats"]["std"],
 }
 PERIODS = ("week", "day")
+NOT_ENOUGH_DATA = "not enough data yet"
 LOGGER = logging.getLogger(__name__)
 
 
@@ -96,7 +99,7 @@ def analyse(records: list[dict], config: MonitorConfig = DEFAULT_CONFIG) -> dict
             "alert": {"state": "no data", "reasons": []},
         }
     version = inferences[-1]["model_version"]
-    baseline_period = min(record["period"] for record in inferences if record["model_version"] == version)
+    baseline_period = _baseline_period([r["period"] for r in inferences if r["model_version"] == version], config)
     baseline = [r for r in inferences if r["model_version"] == version and r["period"] == baseline_period]
     pairs = _labelled_pairs(inferences, records)
     periods = []
@@ -110,6 +113,18 @@ def analyse(records: list[dict], config: MonitorConfig = DEFAULT_CONFIG) -> dict
                 "sources": _sources(baseline, current, pairs, period, config),
             }
         )
+    if baseline_period is None:
+        served = sum(record["model_version"] == version for record in inferences)
+        reason = (
+            f"model version {version}: {served} images so far, no {config.period} with the {config.min_samples} "
+            "a drift baseline needs"
+        )
+        return {
+            "config": config.__dict__,
+            "baseline": None,
+            "periods": periods,
+            "alert": {"state": NOT_ENOUGH_DATA, "reasons": [reason], "period": periods[-1]["period"]},
+        }
     return {
         "config": config.__dict__,
         "baseline": {
@@ -206,6 +221,12 @@ def _agreement(pairs: list[dict]) -> dict:
         "positives": flags["positives"],
         "negatives": flags["negatives"],
     }
+
+
+def _baseline_period(periods: list[str], config: MonitorConfig) -> str | None:
+    """The first period with at least ``min_samples`` images of the served version, None while there is none."""
+    counts = Counter(periods)
+    return next((period for period in sorted(counts) if counts[period] >= config.min_samples), None)
 
 
 def _alert(period: dict, config: MonitorConfig) -> dict:

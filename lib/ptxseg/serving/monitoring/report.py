@@ -60,7 +60,8 @@ def _markdown(analysis: dict, timeline: list[dict]) -> str:
     lines = ["# Model monitoring", "", f"**Alert: {alert['state']}**", ""]
     lines += [f"- {reason}" for reason in alert["reasons"]]
     if baseline is None:
-        return "\n".join([*lines, "No inference recorded yet.", ""]) + _timeline(timeline)
+        empty = "No drift baseline yet." if analysis["periods"] else "No inference recorded yet."
+        return "\n".join([*lines, empty, ""]) + _timeline(timeline)
     config = analysis["config"]
     lines += [
         "",
