@@ -103,7 +103,11 @@ class InstanceRef:
 
 
 class _TimeoutSession(requests.Session):
-    """A session whose every request has a timeout unless one is given."""
+    """A session whose every request has a timeout unless one is given, and trusts the PACS's own CA bundle.
+
+    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` replace a session's ``verify``, but not a request's: so
+    a ``--dicomweb-ca-bundle`` goes with each request and the environment cannot silently swap it.
+    """
 
     def __init__(self, timeout: float):
         super().__init__()
@@ -111,6 +115,8 @@ class _TimeoutSession(requests.Session):
 
     def request(self, *args, **kwargs):
         kwargs.setdefault("timeout", self.timeout)
+        if self.verify is not True:
+            kwargs.setdefault("verify", self.verify)
         return super().request(*args, **kwargs)
 
 
